@@ -1,0 +1,153 @@
+"""The one model contract every genzoo model implements.
+
+A model is an ``nn.Module`` built from ``(config, spec)``:
+
+* ``loss(batch) -> dict[str, Tensor]`` with key ``"loss"``; other keys are logged.
+* ``sample(n, *, condition=None, generator=None) -> Tensor`` in the data's own space.
+* ``log_prob(x) -> Tensor[B]`` in nats, where the family has one; ``likelihood``
+  says whether it is ``"exact"``, a ``"bound"`` or an ``"estimate"`` (None: no
+  likelihood, e.g. GANs).
+* ``players() -> list[Player]``: who updates which parameters with which loss. One
+  player minimizing ``loss`` by default; a GAN returns a discriminator and a generator.
+* optional capabilities (``encode``, ``decode``, ``complete``, ...) listed in
+  ``capabilities``; asking for a missing one raises :class:`CapabilityError`.
+
+Batches are dicts: ``{"x": (B, *spec.shape), "y": (B,) labels if the data has them}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from genzoo.data.spec import DataSpec
+from genzoo.errors import CapabilityError, IncompatibleDataError
+
+Likelihood = Literal["exact", "bound", "estimate"]
+Batch = dict[str, torch.Tensor]
+
+
+@dataclass
+class Player:
+    """One participant in training.
+
+    Args:
+        name: for logs (``"model"``, ``"discriminator"``, ``"generator"``).
+        parameters: the parameters this player's optimizer updates.
+        loss: batch -> dict with ``"loss"`` (the scalar this player minimizes).
+        steps: how many updates this player makes per training step (e.g. n_critic).
+        lr: learning-rate override for this player (None: the trainer's ``lr``).
+        betas: Adam betas override (None: the trainer's).
+        update: for players trained without gradients (EM, Gibbs statistics):
+            batch -> dict of logged floats; called under ``torch.no_grad`` instead of
+            an optimizer step. ``loss`` is then used only for logging.
+    """
+
+    name: str
+    parameters: list[nn.Parameter]
+    loss: Callable[[Batch], dict[str, torch.Tensor]]
+    steps: int = 1
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    update: Callable[[Batch], dict[str, float]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class GenerativeModel(nn.Module):
+    """Base class: subclasses set ``name``, ``Config``, ``likelihood``, ``accepts``."""
+
+    name: ClassVar[str] = "model"
+    Config: ClassVar[type]
+    likelihood: ClassVar[Likelihood | None] = None
+    #: accepted (kind, value_type) pairs; ``"*"`` matches anything in that slot.
+    accepts: ClassVar[tuple[tuple[str, str], ...]] = (("*", "*"),)
+    #: optional capabilities this class implements.
+    capabilities: ClassVar[tuple[str, ...]] = ()
+    family: ClassVar[str] = ""
+
+    def __init__(self, config: Any, spec: DataSpec) -> None:
+        super().__init__()
+        type(self).check_spec(spec)
+        self.config = config
+        self.spec = spec
+
+    # ---- data compatibility ------------------------------------------------------
+    @classmethod
+    def accepts_spec(cls, spec: DataSpec) -> bool:
+        return any(k in ("*", spec.kind) and v in ("*", spec.value_type) for k, v in cls.accepts)
+
+    @classmethod
+    def check_spec(cls, spec: DataSpec) -> None:
+        """Raise IncompatibleDataError naming what the model accepts."""
+        if not cls.accepts_spec(spec):
+            ok = ", ".join(f"{'any' if k == '*' else k} {'any' if v == '*' else v}" for k, v in cls.accepts)
+            raise IncompatibleDataError(
+                f"model {cls.name!r} cannot model {spec.name!r} ({spec.describe}); it accepts: {ok}")
+
+    # ---- the contract ------------------------------------------------------------
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def sample(self, n: int, *, condition: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        raise CapabilityError(f"model {self.name!r} has no likelihood (it is an implicit model); "
+                              "use sample-quality metrics instead")
+
+    def players(self) -> list[Player]:
+        return [Player("model", [p for p in self.parameters() if p.requires_grad], self.loss)]
+
+    def likelihood_note(self, **kwargs: Any) -> str:
+        """What ``log_prob`` computes, e.g. ``"ELBO (k=1)"``; shown beside every number."""
+        return self.likelihood or "none"
+
+    # ---- capabilities ------------------------------------------------------------
+    def has(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: str) -> None:
+        if not self.has(capability):
+            have = ", ".join(self.capabilities) or "none"
+            raise CapabilityError(f"model {self.name!r} cannot {capability} (its capabilities: {have})")
+
+    def encode(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        self.require("encode")
+        raise AssertionError
+
+    def decode(self, z: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        self.require("decode")
+        raise AssertionError
+
+    def complete(self, x: torch.Tensor, mask: torch.Tensor, *,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        self.require("complete")
+        raise AssertionError
+
+    # ---- helpers -----------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
+
+    def sample_condition(self, n: int, condition: torch.Tensor | None) -> torch.Tensor | None:
+        """Check a class condition for a conditional model (None when unconditional)."""
+        if condition is not None and "conditional" not in self.capabilities:
+            raise CapabilityError(f"model {self.name!r} is not conditional; sample without a condition")
+        return condition
+
+
+def all_parameters(players: Iterable[Player]) -> list[nn.Parameter]:
+    seen: dict[int, nn.Parameter] = {}
+    for p in players:
+        for q in p.parameters:
+            seen[id(q)] = q
+    return list(seen.values())

@@ -1,0 +1,25 @@
+"""Shared fixtures: the real data beside the checkout, tiny specs, temp homes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (MNIST IDX files and binarized MNIST); skip when absent."""
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    # Never touch the user's ~/.cache/genzoo nor the network from tests (GENZOO_OFFLINE=1
+    # makes loaders fail fast instead of downloading; download tests unset it).
+    monkeypatch.setenv("GENZOO_HOME", str(tmp_path_factory.getbasetemp() / "genzoo_home"))
+    monkeypatch.setenv("GENZOO_OFFLINE", "1")
