@@ -1,0 +1,99 @@
+"""Turn samples into things people look at: image grids, 2-D scatter plots, text."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genzoo.data.spec import DataSpec
+
+
+def to_rgb_uint8(x: torch.Tensor, spec: DataSpec) -> np.ndarray:
+    """Images (N, C, H, W) in the data's own space -> uint8 (N, H, W, 3)."""
+    x = x.detach().cpu()
+    if spec.value_type == "categorical" and spec.palette is not None:
+        pal = torch.tensor(spec.palette, dtype=torch.uint8)  # (K, 3)
+        idx = x[:, 0].long().clamp(0, len(spec.palette) - 1)  # (N, H, W)
+        return pal[idx].numpy()
+    if spec.value_type == "categorical":
+        v = x.float() / max(1, spec.num_values - 1)
+    elif spec.value_type == "binary":
+        v = x.float()
+    else:
+        lo, hi = spec.value_range  # type: ignore[misc]
+        v = (x.float() - lo) / (hi - lo)
+    v = (v.clamp(0, 1) * 255).round().to(torch.uint8)  # (N, C, H, W)
+    if v.shape[1] == 1:
+        v = v.repeat(1, 3, 1, 1)
+    return v[:, :3].permute(0, 2, 3, 1).numpy()
+
+
+def image_grid(x: torch.Tensor, spec: DataSpec, *, ncol: int | None = None, pad: int = 1,
+               min_cell: int = 28) -> np.ndarray:
+    """A uint8 (H, W, 3) grid of images, each scaled up to at least ``min_cell`` pixels."""
+    imgs = to_rgb_uint8(x, spec)
+    n, h, w, _ = imgs.shape
+    scale = max(1, math.ceil(min_cell / max(h, w)))
+    if scale > 1:
+        imgs = imgs.repeat(scale, axis=1).repeat(scale, axis=2)
+        h, w = h * scale, w * scale
+    ncol = ncol or max(1, math.ceil(math.sqrt(n)))
+    nrow = max(1, math.ceil(n / ncol))
+    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad, 3), 128, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        y0, x0 = pad + r * (h + pad), pad + c * (w + pad)
+        grid[y0:y0 + h, x0:x0 + w] = imgs[i]
+    return grid
+
+
+def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: str | None = None,
+                 reference: torch.Tensor | None = None) -> Path:
+    """Save samples in the form that suits the data; returns the path written.
+
+    Images -> PNG grid; 2-D vectors -> scatter PNG (with ``reference`` points in grey);
+    sequences with a vocabulary -> text file; anything else -> ``.npy``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if spec.kind == "image":
+        from PIL import Image
+
+        Image.fromarray(image_grid(x, spec)).save(path.with_suffix(".png"))
+        return path.with_suffix(".png")
+    if spec.kind == "vector" and spec.shape == (2,):
+        return scatter_2d(x, path.with_suffix(".png"), title=title, reference=reference)
+    if spec.kind == "sequence" and spec.vocabulary is not None:
+        vocab = spec.vocabulary
+        lines = ["".join(vocab[int(t)] for t in row) for row in x.long()]
+        out = path.with_suffix(".txt")
+        out.write_text("\n\n".join(lines) + "\n")
+        return out
+    out = path.with_suffix(".npy")
+    np.save(out, x.detach().cpu().numpy())
+    return out
+
+
+def scatter_2d(x: torch.Tensor, path: Path, *, title: str | None = None,
+               reference: torch.Tensor | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    if reference is not None:
+        r = reference.detach().cpu().numpy()
+        ax.scatter(r[:, 0], r[:, 1], s=2, c="0.75", label="data")
+    p = x.detach().cpu().numpy()
+    ax.scatter(p[:, 0], p[:, 1], s=2, c="tab:blue", label="samples")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,112 @@
+"""The NaN guard: roll back, halve the learning rate, retry at most max_retries times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+
+from genzoo.data.dataset import Dataset, Split
+from genzoo.data.spec import DataSpec
+from genzoo.errors import TrainingDiverged
+from genzoo.models.base import GenerativeModel
+from genzoo.train.checkpoint import list_checkpoints, load_weights
+from genzoo.train.config import TrainConfig
+from genzoo.train.trainer import Trainer
+
+
+@dataclass
+class _Cfg:
+    pass
+
+
+class Poisonable(GenerativeModel):
+    """A diagonal Gaussian whose loss turns NaN when told to."""
+
+    name = "poisonable"
+    Config = _Cfg
+    likelihood = "exact"
+    accepts = (("vector", "continuous"),)
+
+    def __init__(self, config, spec):
+        super().__init__(config, spec)
+        self.mu = nn.Parameter(torch.zeros(spec.dim))
+        self.poison = False
+        self.always = False
+
+    def loss(self, batch):
+        nll = 0.5 * ((batch["x"] - self.mu) ** 2).sum(-1).mean()
+        if self.poison or self.always:
+            self.poison = False
+            nll = nll * float("nan")
+        return {"loss": nll}
+
+
+def _data(n=64):
+    g = torch.Generator().manual_seed(0)
+    spec = DataSpec("toy", "vector", (2,), "continuous", value_range=(-10, 10))
+    return Dataset(spec, Split(torch.randn(n, 2, generator=g) + 3), Split(torch.randn(16, 2, generator=g) + 3))
+
+
+def test_rollback_halves_lr_and_continues(tmp_path):
+    data = _data()
+    model = Poisonable(_Cfg(), data.spec)
+    cfg = TrainConfig(steps=12, batch_size=16, lr=0.05, checkpoint_every=4, log_every=1)
+
+    def on_step(step, tr):
+        if step == 6 and tr.lr_scale == 1.0:
+            model.poison = True  # the 7th step's loss is NaN
+
+    tr = Trainer(model, data, cfg, run_dir=tmp_path, progress=False, on_step=on_step)
+    res = tr.fit()
+    assert res["steps"] == 12
+    assert tr.retries == 1 and tr.lr_scale == 0.5
+    assert torch.isfinite(model.mu).all()
+    # the rollback went to the step-4 checkpoint: training restarted there with half the rate
+    ckpts = [s for s, _ in list_checkpoints(tmp_path / "checkpoints")]
+    assert ckpts[-1] == 12
+
+
+def test_rollback_before_first_checkpoint_uses_initial_state():
+    data = _data()
+    model = Poisonable(_Cfg(), data.spec)
+    fired = []
+
+    def on_step(step, tr):
+        if step == 2 and not fired:
+            fired.append(1)
+            model.poison = True
+
+    tr = Trainer(model, data, TrainConfig(steps=5, batch_size=16, checkpoint_every=0), progress=False,
+                 on_step=on_step)
+    tr.fit()
+    assert tr.retries == 1 and tr.lr_scale == 0.5
+
+
+def test_gives_up_after_max_retries_with_clear_message(tmp_path):
+    data = _data()
+    model = Poisonable(_Cfg(), data.spec)
+    tr = Trainer(model, data, TrainConfig(steps=10, batch_size=16, checkpoint_every=2, max_retries=3),
+                 run_dir=tmp_path, progress=False,
+                 on_step=lambda s, t: setattr(model, "always", s >= 3))
+    with pytest.raises(TrainingDiverged, match="after 3 rollbacks"):
+        tr.fit()
+    assert tr.retries == 4
+    for _, p in list_checkpoints(tmp_path / "checkpoints"):
+        assert all(torch.isfinite(v).all() for v in load_weights(p / "model.safetensors").values())
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path):
+    data = _data()
+    model = Poisonable(_Cfg(), data.spec)
+    tr = Trainer(model, data, TrainConfig(steps=2, batch_size=16, checkpoint_every=1),
+                 run_dir=tmp_path, progress=False)
+    tr.fit()
+    before = [s for s, _ in list_checkpoints(tmp_path / "checkpoints")]
+    with torch.no_grad():
+        model.mu.fill_(float("nan"))
+    tr.step = 3
+    tr._save_checkpoint()
+    assert [s for s, _ in list_checkpoints(tmp_path / "checkpoints")] == before
