@@ -30,5 +30,6 @@ def bernoulli(p: torch.Tensor, *, generator: torch.Generator | None = None) -> t
 def categorical(logits: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw indices from ``logits`` (..., K) by the Gumbel-max trick; returns int64 (...)."""
     u = torch.rand(logits.shape, generator=generator, dtype=torch.float64).to(logits.device)
-    gumbel = -torch.log(-torch.log(u.clamp_min(1e-300)).clamp_min(1e-300))
+    neg_log_u = (-torch.log(u.clamp_min(1e-300))).clamp_min(1e-300)  # Exp(1) draws, > 0
+    gumbel = -torch.log(neg_log_u)
     return (logits.double() + gumbel).argmax(-1)

@@ -31,8 +31,12 @@ def loss_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     n = max(1, len(runs))
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 2.6), dpi=100, squeeze=False)
-    for ax, (name, rows) in zip(axes[0], runs.items()):
+    ncol = min(n, 2)
+    nrow = math.ceil(n / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), dpi=100, squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (name, rows) in zip(axes.flat, runs.items()):
         keys = sorted({k for r in rows for k in r if k.endswith("loss")})
         for k in keys:
             pts = [(r["step"], r[k]) for r in rows if k in r]
@@ -65,7 +69,7 @@ table {{ border-collapse: collapse; margin: 1em 0; }}
 th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 figure {{ display: inline-block; margin: 0.5em; vertical-align: top; text-align: center; }}
-img {{ image-rendering: pixelated; border: 1px solid #ddd; }}
+img {{ image-rendering: pixelated; border: 1px solid #ddd; max-width: 100%; }}
 figcaption {{ font-size: 0.9em; color: #555; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>

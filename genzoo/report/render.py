@@ -31,7 +31,7 @@ def to_rgb_uint8(x: torch.Tensor, spec: DataSpec) -> np.ndarray:
     return v[:, :3].permute(0, 2, 3, 1).numpy()
 
 
-def image_grid(x: torch.Tensor, spec: DataSpec, *, ncol: int | None = None, pad: int = 1,
+def image_grid(x: torch.Tensor, spec: DataSpec, *, ncol: int | None = None, pad: int = 2,
                min_cell: int = 28) -> np.ndarray:
     """A uint8 (H, W, 3) grid of images, each scaled up to at least ``min_cell`` pixels."""
     imgs = to_rgb_uint8(x, spec)
@@ -42,7 +42,7 @@ def image_grid(x: torch.Tensor, spec: DataSpec, *, ncol: int | None = None, pad:
         h, w = h * scale, w * scale
     ncol = ncol or max(1, math.ceil(math.sqrt(n)))
     nrow = max(1, math.ceil(n / ncol))
-    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad, 3), 128, dtype=np.uint8)
+    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad, 3), 170, dtype=np.uint8)
     for i in range(n):
         r, c = divmod(i, ncol)
         y0, x0 = pad + r * (h + pad), pad + c * (w + pad)
