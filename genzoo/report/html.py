@@ -37,7 +37,7 @@ def loss_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> Path:
     for ax in axes.flat[n:]:
         ax.axis("off")
     for ax, (name, rows) in zip(axes.flat, runs.items()):
-        keys = sorted({k for r in rows for k in r if k.endswith("loss")})
+        keys = sorted({k for r in rows for k in r if k.endswith("/loss")})
         for k in keys:
             pts = [(r["step"], r[k]) for r in rows if k in r]
             if pts:
@@ -57,7 +57,11 @@ def write_report(path: Path, *, title: str, intro: str, columns: list[str], rows
                  figures: list[tuple[str, Path]], notes: list[str] = ()) -> Path:
     """Write ``path``: a table of ``rows`` (keys = ``columns``) and captioned figures."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c, ''))}</td>" for c in columns) + "</tr>" for r in rows)
+    def td(v: Any) -> str:
+        cls = "num" if isinstance(v, (int, float)) else "txt"
+        return f'<td class="{cls}">{_fmt(v)}</td>'
+
+    body = "".join("<tr>" + "".join(td(r.get(c, "")) for c in columns) + "</tr>" for r in rows)
     figs = "".join(f'<figure>{_img_tag(p, cap)}<figcaption>{html.escape(cap)}</figcaption></figure>'
                    for cap, p in figures)
     note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
@@ -66,8 +70,8 @@ def write_report(path: Path, *, title: str, intro: str, columns: list[str], rows
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 figure {{ display: inline-block; margin: 0.5em; vertical-align: top; text-align: center; }}
 img {{ image-rendering: pixelated; border: 1px solid #ddd; max-width: 100%; }}
 figcaption {{ font-size: 0.9em; color: #555; }}
