@@ -128,3 +128,16 @@ def test_debug_shows_the_traceback():
 
     with pytest.raises(UnknownNameError):
         main(["--debug", "train", "mdae"])
+
+
+def test_cuda_asked_for_without_a_gpu(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert "CUDA is not available" in _err(capsys, ["train", "made", "--device", "cuda", "--steps", "1"])
+
+
+def test_bf16_autocast_is_refused_on_cpu(capsys):
+    err = _err(capsys, ["train", "made", "--device", "cpu", "--set", "train.amp=bf16", "--steps", "1"])
+    assert "bf16" in err and "GPU" in err

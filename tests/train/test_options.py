@@ -1,0 +1,64 @@
+"""Trainer options: schedules, EMA, TensorBoard, torch.compile."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from genzoo.cli.main import main
+from genzoo.train.config import TrainConfig
+
+
+def test_warmup_then_cosine():
+    cfg = TrainConfig(steps=100, warmup=10, schedule="cosine", min_lr_ratio=0.1)
+    assert cfg.lr_factor(0) == pytest.approx(0.1)
+    assert cfg.lr_factor(9) == pytest.approx(1.0)
+    assert cfg.lr_factor(10) == pytest.approx(1.0)
+    assert cfg.lr_factor(55) == pytest.approx(0.55, abs=1e-6)
+    assert cfg.lr_factor(100) == pytest.approx(0.1)
+
+
+def test_lr_is_logged_and_follows_the_schedule(tmp_path):
+    run = tmp_path / "r"
+    assert main(["train", "made", "--set", "hidden=16", "--steps", "20", "--set", "train.log_every=5",
+                 "--set", "train.schedule=cosine", "--run-dir", str(run), "--no-progress"]) == 0
+    lrs = [json.loads(x)["lr"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert lrs == sorted(lrs, reverse=True) and lrs[0] < 1e-3
+
+
+def test_ema_weights_are_saved_and_used_for_sampling(tmp_path, capsys):
+    from genzoo.run import load_run
+
+    run = tmp_path / "r"
+    assert main(["train", "made", "--set", "hidden=16", "--steps", "10", "--set", "train.ema=0.9",
+                 "--run-dir", str(run), "--no-progress"]) == 0
+    assert (run / "ema.safetensors").exists()
+    assert load_run(run).weights == "ema" and load_run(run, weights="model").weights == "model"
+    ema, raw = load_run(run).model.state_dict(), load_run(run, weights="model").model.state_dict()
+    assert any(not torch.equal(ema[k], raw[k]) for k in ema if ema[k].is_floating_point())
+
+
+def test_tensorboard(tmp_path, capsys):
+    run = tmp_path / "r"
+    rc = main(["train", "made", "--set", "hidden=16", "--steps", "4", "--set", "train.tensorboard=true",
+               "--run-dir", str(run), "--no-progress"])
+    if importlib.util.find_spec("tensorboard") is None:
+        assert rc == 2 and "pip install 'genzoo[tensorboard]'" in capsys.readouterr().err
+    else:
+        assert rc == 0 and any((run / "tensorboard").iterdir())
+
+
+@pytest.mark.slow
+def test_torch_compile_trains_the_same_model(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    base = ["train", "made", "--set", "hidden=16", "--steps", "5", "--no-progress", "--checkpoint-every", "0"]
+    assert main([*base, "--run-dir", str(a)]) == 0
+    assert main([*base, "--run-dir", str(b), "--set", "train.compile=true"]) == 0
+    from genzoo.train.checkpoint import load_weights
+
+    wa, wb = load_weights(a / "model.safetensors"), load_weights(b / "model.safetensors")
+    for k in wa:
+        assert torch.allclose(wa[k], wb[k], atol=1e-5), k
