@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -95,29 +92,9 @@ def test_missing_files_offline(tmp_path):
         assert f"binarized_mnist_{s}.amat" in msg
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    served = tmp_path / "served"
-    served.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("GENZOO_OFFLINE")
-    try:
-        yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def test_download(shared_data, tmp_path, server, monkeypatch, real):
     served, url = server
+    url += "/"
     src = shared_data / "binarized_mnist"
     # serve the real test split uncompressed, as the canonical site does
     (served / "binarized_mnist_test.amat").write_bytes(gzip.decompress((src / "binarized_mnist_test.amat.gz").read_bytes()))

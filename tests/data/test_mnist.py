@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
-import http.server
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -155,29 +152,6 @@ def test_missing_files_default_root_and_download_false(shared_data, tmp_path, mo
 
 
 # ------------------------------------------------------------------------ downloads
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """A local http.server on 127.0.0.1 serving tmp_path/served; yields (dir, base url)."""
-    served = tmp_path / "served"
-    served.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("GENZOO_OFFLINE")
-    try:
-        yield served, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_download_official_test_files(shared_data, tmp_path, server, monkeypatch):

@@ -9,6 +9,7 @@ from genzoo.config import build_config
 from genzoo.data.spec import DataSpec
 from genzoo.errors import CapabilityError, GenzooError, IncompatibleDataError
 from genzoo.models.adversarial.dcgan import DCGAN
+from tests.helpers import random_batch
 
 DIGITS = DataSpec("digits", "image", (1, 8, 8), "categorical", num_values=17)
 MNIST = DataSpec("mnist", "image", (1, 28, 28), "binary")
@@ -17,16 +18,6 @@ COLOR = DataSpec("color", "image", (3, 16, 16), "continuous", value_range=(-1.0,
 
 def make(spec: DataSpec, **overrides) -> DCGAN:
     return DCGAN(build_config(DCGAN.Config, overrides), spec)
-
-
-def random_batch(spec: DataSpec, n: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(0)
-    if spec.value_type == "continuous":
-        lo, hi = spec.value_range
-        return lo + (hi - lo) * torch.rand(n, *spec.shape, generator=g)
-    if spec.value_type == "binary":
-        return torch.randint(0, 2, (n, *spec.shape), generator=g).float()
-    return torch.randint(0, spec.num_values, (n, *spec.shape), generator=g)
 
 
 def grads(params) -> list[torch.Tensor | None]:

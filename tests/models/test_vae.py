@@ -12,6 +12,7 @@ from genzoo.config import build_config
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.latent.vae import VAE
+from tests.helpers import random_batch
 
 DIGITS = DataSpec("digits", "image", (1, 8, 8), "categorical", num_values=17)
 MNIST = DataSpec("mnist", "image", (1, 28, 28), "binary")
@@ -21,16 +22,6 @@ CONT = DataSpec("cont", "vector", (6,), "continuous", value_range=(-2.0, 3.0))
 
 def make(spec: DataSpec, **overrides) -> VAE:
     return VAE(build_config(VAE.Config, overrides), spec)
-
-
-def random_batch(spec: DataSpec, n: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    if spec.value_type == "continuous":
-        lo, hi = spec.value_range
-        return lo + (hi - lo) * torch.rand(n, *spec.shape, generator=g)
-    if spec.value_type == "binary":
-        return torch.randint(0, 2, (n, *spec.shape), generator=g).float()
-    return torch.randint(0, spec.num_values, (n, *spec.shape), generator=g)
 
 
 def check_in_spec(x: torch.Tensor, spec: DataSpec, n: int) -> None:
