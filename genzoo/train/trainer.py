@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import random
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -200,8 +201,10 @@ class Trainer:
         main = self.dist.is_main and self.run_dir is not None
         log = MetricsLog(self.run_dir if main else None, tensorboard=cfg.tensorboard and main,
                          resume_step=self.step)
+        # In a log file (not a terminal) redraw rarely so logs stay readable.
         pbar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress,
-                    desc=f"train {self.model.name}", dynamic_ncols=True, leave=False)
+                    desc=f"train {self.model.name}", dynamic_ncols=True, leave=False,
+                    mininterval=0.1 if sys.stderr.isatty() else 15.0)
         logs: dict[str, list[float]] = defaultdict(list)
         last: dict[str, Any] = {}
         t0, steps_done = time.perf_counter(), 0
