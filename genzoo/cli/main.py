@@ -12,7 +12,7 @@ import sys
 
 from genzoo import __version__
 
-SUBCOMMANDS = ("list", "train", "sample", "eval", "quickstart")
+SUBCOMMANDS = ("list", "train", "sample", "eval", "complete", "interpolate", "manifold", "quickstart")
 
 
 class _Parser(argparse.ArgumentParser):

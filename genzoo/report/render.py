@@ -34,7 +34,11 @@ def to_rgb_uint8(x: torch.Tensor, spec: DataSpec) -> np.ndarray:
 def image_grid(x: torch.Tensor, spec: DataSpec, *, ncol: int | None = None, pad: int = 2,
                min_cell: int = 28) -> np.ndarray:
     """A uint8 (H, W, 3) grid of images, each scaled up to at least ``min_cell`` pixels."""
-    imgs = to_rgb_uint8(x, spec)
+    return grid_from_rgb(to_rgb_uint8(x, spec), ncol=ncol, pad=pad, min_cell=min_cell)
+
+
+def grid_from_rgb(imgs: np.ndarray, *, ncol: int | None = None, pad: int = 2, min_cell: int = 28) -> np.ndarray:
+    """Lay out uint8 images (N, h, w, 3) in a grid, scaled up to ``min_cell`` pixels."""
     n, h, w, _ = imgs.shape
     scale = max(1, math.ceil(min_cell / max(h, w)))
     if scale > 1:
@@ -96,4 +100,15 @@ def scatter_2d(x: torch.Tensor, path: Path, *, title: str | None = None,
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return path
+
+
+def save_chain_gif(frames: torch.Tensor, spec: DataSpec, path: Path, *, duration_ms: int = 80) -> Path:
+    """Animate chain frames (T, n, *shape) as a GIF: each frame is a grid of the n chains."""
+    from PIL import Image
+
+    path = Path(path).with_suffix(".gif")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imgs = [Image.fromarray(image_grid(f, spec)) for f in frames]
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=duration_ms, loop=0)
     return path

@@ -1,0 +1,73 @@
+"""complete, interpolate, manifold and sample --gif from the command line."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from genzoo.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def made_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs") / "made"
+    assert main(["train", "made", "--steps", "40", "--set", "hidden=32,32", "--run-dir", str(d), "--no-progress"]) == 0
+    return d
+
+
+@pytest.fixture(scope="module")
+def vae2d_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs") / "vae"
+    assert main(["train", "vae", "--steps", "40", "--set", "latent_dim=2", "--set", "arch=mlp", "--set", "hidden=32",
+                 "--run-dir", str(d), "--no-progress"]) == 0
+    return d
+
+
+@pytest.mark.parametrize("cover", ["bottom-0.5", "right-0.5", "bottom-0.75"])
+def test_complete(made_run, tmp_path, capsys, cover):
+    out = tmp_path / "c.png"
+    assert main(["complete", str(made_run), "--cover", cover, "-n", "3", "--count", "4", "--out", str(out)]) == 0
+    assert "covered pixels equal to the original" in capsys.readouterr().out
+    w, h = Image.open(out).size
+    assert w > h  # 5 columns (input, 3 completions, original) x 4 rows
+
+
+def test_complete_with_a_mask_file(made_run, tmp_path):
+    mask = tmp_path / "mask.png"
+    Image.new("L", (8, 8), 255).crop((0, 0, 8, 8)).save(mask)
+    img = Image.new("L", (8, 8), 0)
+    img.paste(255, (2, 2, 6, 6))
+    img.save(mask)
+    assert main(["complete", str(made_run), "--cover", str(mask), "-n", "2", "--count", "2",
+                 "--out", str(tmp_path / "c.png")]) == 0
+
+
+def test_complete_needs_the_capability(tmp_path, capsys):
+    d = tmp_path / "gan"
+    assert main(["train", "dcgan", "--steps", "2", "--set", "channels=8", "--run-dir", str(d), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["complete", str(d)]) == 2
+    assert "cannot complete" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [[], ["--mode", "linear"], ["--random"], ["--arithmetic"]])
+def test_interpolate(vae2d_run, tmp_path, extra):
+    out = tmp_path / "i.png"
+    assert main(["interpolate", str(vae2d_run), "--steps", "5", "--pairs", "3", "--out", str(out), *extra]) == 0
+    assert out.exists()
+
+
+def test_interpolate_needs_a_decoder(made_run, capsys):
+    assert main(["interpolate", str(made_run)]) == 2
+    assert "cannot decode" in capsys.readouterr().err
+
+
+def test_manifold(vae2d_run, tmp_path):
+    assert main(["manifold", str(vae2d_run), "--size", "6", "--out-dir", str(tmp_path)]) == 0
+    assert Image.open(tmp_path / "manifold-grid.png").size[0] >= 6 * 8
+    assert (tmp_path / "manifold-codes.png").exists()
+
+
+def test_gif_needs_a_chain_model(made_run, capsys):
+    assert main(["sample", str(made_run), "--gif", "x.gif"]) == 2
+    assert "cannot chain" in capsys.readouterr().err
