@@ -5,6 +5,9 @@ Tensor conventions, shared by every dataset and model:
 * ``binary``       float32 tensor of 0.0 / 1.0
 * ``categorical``  int64 tensor with values in ``[0, num_values)``
 * ``continuous``   float32 tensor inside ``value_range``
+* ``count``        int64 tensor of non-negative counts (bag-of-words vectors: entry v is
+  how often word v occurs; ``vocabulary`` names the words). A model's ``"*"`` value
+  type does not match ``count``: a model that handles counts lists ``count`` itself.
 
 Images have per-example shape ``(C, H, W)``; sequences ``(T,)``; vectors ``(D,)``.
 """
@@ -18,7 +21,7 @@ from typing import Any, Literal
 import torch
 
 Kind = Literal["image", "sequence", "vector"]
-ValueType = Literal["binary", "categorical", "continuous"]
+ValueType = Literal["binary", "categorical", "continuous", "count"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,14 @@ class DataSpec:
         name: dataset name, for messages.
         kind: ``image``, ``sequence`` or ``vector``.
         shape: shape of one example (``(C, H, W)`` for images).
-        value_type: ``binary``, ``categorical`` or ``continuous``.
+        value_type: ``binary``, ``categorical``, ``continuous`` or ``count``.
         num_values: K for categorical data (2 for binary).
         value_range: (low, high) for continuous data.
         num_classes: number of label classes, or None if unlabelled.
         palette: for categorical images, K RGB triples (0-255) used for rendering;
             None means K evenly spaced grey levels.
-        vocabulary: for categorical sequences, the K tokens (strings).
+        vocabulary: for categorical sequences, the K tokens (strings); for count
+            vectors, the word each entry counts.
     """
 
     name: str
@@ -65,7 +69,7 @@ class DataSpec:
 
     @property
     def dtype(self) -> torch.dtype:
-        return torch.int64 if self.value_type == "categorical" else torch.float32
+        return torch.int64 if self.value_type in ("categorical", "count") else torch.float32
 
     @property
     def describe(self) -> str:

@@ -63,7 +63,9 @@ class GenerativeModel(nn.Module):
     name: ClassVar[str] = "model"
     Config: ClassVar[type]
     likelihood: ClassVar[Likelihood | None] = None
-    #: accepted (kind, value_type) pairs; ``"*"`` matches anything in that slot.
+    #: accepted (kind, value_type) pairs; ``"*"`` matches anything in that slot, except
+    #: that a ``"*"`` value type does not match ``count`` (bag-of-words counts are a
+    #: different kind of data; a model that handles them lists ``count`` explicitly).
     accepts: ClassVar[tuple[tuple[str, str], ...]] = (("*", "*"),)
     #: optional capabilities this class implements.
     capabilities: ClassVar[tuple[str, ...]] = ()
@@ -78,13 +80,16 @@ class GenerativeModel(nn.Module):
     # ---- data compatibility ------------------------------------------------------
     @classmethod
     def accepts_spec(cls, spec: DataSpec) -> bool:
-        return any(k in ("*", spec.kind) and v in ("*", spec.value_type) for k, v in cls.accepts)
+        return any(k in ("*", spec.kind) and (v == spec.value_type or (v == "*" and spec.value_type != "count"))
+                   for k, v in cls.accepts)
 
     @classmethod
     def check_spec(cls, spec: DataSpec) -> None:
         """Raise IncompatibleDataError naming what the model accepts."""
         if not cls.accepts_spec(spec):
             ok = ", ".join(f"{'any' if k == '*' else k} {'any' if v == '*' else v}" for k, v in cls.accepts)
+            if spec.value_type == "count" and any(v == "*" for _, v in cls.accepts):
+                ok += " (but not count data)"
             raise IncompatibleDataError(
                 f"model {cls.name!r} cannot model {spec.name!r} ({spec.describe}); it accepts: {ok}")
 

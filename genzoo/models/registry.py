@@ -17,6 +17,7 @@ from genzoo.models.base import GenerativeModel
 # Modules that define registered models. Add a line when you add a model file.
 MODEL_MODULES = (
     "genzoo.models.mixture.gmm",
+    "genzoo.models.mixture.lda",
     "genzoo.models.autoregressive.made",
     "genzoo.models.latent.vae",
     "genzoo.models.adversarial.dcgan",

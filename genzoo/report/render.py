@@ -59,7 +59,8 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
     """Save samples in the form that suits the data; returns the path written.
 
     Images -> PNG grid; 2-D vectors -> scatter PNG (with ``reference`` points in grey);
-    sequences with a vocabulary -> text file; anything else -> ``.npy``.
+    sequences with a vocabulary -> text file; count vectors (bags of words) -> text file
+    of each document's most frequent words (:func:`count_lines`); anything else -> ``.npy``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,9 +77,28 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
         out = path.with_suffix(".txt")
         out.write_text("\n\n".join(lines) + "\n")
         return out
+    if spec.value_type == "count":
+        out = path.with_suffix(".txt")
+        out.write_text("\n".join(count_lines(x, spec)) + "\n")
+        return out
     out = path.with_suffix(".npy")
     np.save(out, x.detach().cpu().numpy())
     return out
+
+
+def count_lines(x: torch.Tensor, spec: DataSpec, *, top: int = 15) -> list[str]:
+    """One line per count vector (N, V): its length and ``top`` most frequent words,
+    e.g. ``doc 3 (48 words): model x5, data x4, ...`` (words ``w<i>`` without a vocabulary)."""
+    counts = x.detach().cpu().long().reshape(x.shape[0], -1)  # (N, V)
+    vocab = spec.vocabulary
+    lines = []
+    for i, row in enumerate(counts):
+        k = min(top, int((row > 0).sum()))
+        vals, idx = row.topk(k) if k else (row[:0], row[:0])
+        words = ", ".join(f"{vocab[j] if vocab is not None else f'w{j}'} x{c}"
+                          for c, j in zip(vals.tolist(), idx.tolist()))
+        lines.append(f"doc {i} ({int(row.sum())} words): {words}")
+    return lines
 
 
 def scatter_2d(x: torch.Tensor, path: Path, *, title: str | None = None,

@@ -31,6 +31,7 @@ SPECS = {
     "vec-cont": DataSpec("tiny-vec", "vector", (2,), "continuous", value_range=(-4.0, 4.0)),
     "vec-cat": DataSpec("tiny-vcat", "vector", (3,), "categorical", num_values=3),
     "seq-cat": DataSpec("tiny-seq", "sequence", (6,), "categorical", num_values=4),
+    "vec-count": DataSpec("tiny-bow", "vector", (12,), "count", vocabulary=tuple(f"w{i}" for i in range(12))),
 }
 # Tiny discrete spaces small enough to enumerate: exact likelihoods must sum to 1 there.
 ENUM_SPECS = {
@@ -45,6 +46,8 @@ def random_data(spec: DataSpec, n: int, seed: int = 0) -> torch.Tensor:
         return (torch.rand(n, *spec.shape, generator=g) < 0.4).float()
     if spec.value_type == "categorical":
         return torch.randint(0, spec.num_values, (n, *spec.shape), generator=g)
+    if spec.value_type == "count":  # bag-of-words counts, ~12 words a document
+        return torch.poisson(torch.full((n, *spec.shape), 1.0), generator=g).long()
     lo, hi = spec.value_range
     return (torch.rand(n, *spec.shape, generator=g) * 0.5 + 0.25) * (hi - lo) + lo
 
@@ -69,6 +72,8 @@ def check_values(x: torch.Tensor, spec: DataSpec, n: int) -> None:
         assert set(torch.unique(x).tolist()) <= {0.0, 1.0}
     elif spec.value_type == "categorical":
         assert int(x.min()) >= 0 and int(x.max()) < spec.num_values
+    elif spec.value_type == "count":
+        assert int(x.min()) >= 0
     else:
         lo, hi = spec.value_range
         assert torch.isfinite(x).all() and float(x.min()) >= lo - 1e-5 and float(x.max()) <= hi + 1e-5
