@@ -51,9 +51,19 @@ def run(args: argparse.Namespace) -> int:
     res = evaluate_nll(model, split.x, batch_size=args.batch_size, progress=not args.json, **kwargs)
     out = {"run": str(loaded.path), "model": loaded.run.model, "data": loaded.run.data, "split": args.split,
            "weights": loaded.weights, **res}
+    if loaded.spec.value_type == "count":
+        # bits per vocabulary entry means nothing for bags of words; per-word perplexity does
+        out.pop("bits_per_dim")
+        if hasattr(model, "perplexity"):
+            out["perplexity"] = model.perplexity(split.x.to(model.device))
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         print(f"{loaded.run.model} on {loaded.run.data} [{args.split}, {res['n']} examples, {loaded.weights} weights]")
-        print(f"  NLL {res['nll_nats']:.3f} nats   {res['bits_per_dim']:.4f} bits/dim   ({res['note']})")
+        if "bits_per_dim" in out:
+            print(f"  NLL {res['nll_nats']:.3f} nats   {res['bits_per_dim']:.4f} bits/dim   ({res['note']})")
+        else:
+            print(f"  NLL {res['nll_nats']:.3f} nats per document   ({res['note']})")
+        if "perplexity" in out:
+            print(f"  held-out perplexity {out['perplexity']:.2f} per word")
     return 0

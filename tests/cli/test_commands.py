@@ -88,3 +88,19 @@ def test_quickstart_smoke(tmp_path, capsys):
     assert "real test digits" in html and "loss curves" in html and "bits/dim" in html
     # nothing is overwritten: a second quickstart into the same place is refused
     assert main(["quickstart", "--out", str(out), "--scale", "0.01", "--no-progress"]) == 2
+
+
+def test_lda_on_a_folder_of_documents(tmp_path, capsys):
+    from genzoo.data.documents import synthetic_topics
+
+    synthetic_topics(topics=3, vocab=40, docs=120, doc_length=40, folder=tmp_path / "docs")
+    run = tmp_path / "lda"
+    assert main(["train", "lda", "--data", "documents", "--data-dir", str(tmp_path / "docs"), "--set", "topics=3",
+                 "--set", "data.min_df=1", "--steps", "20", "--batch-size", "32", "--run-dir", str(run),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert "bits_per_dim" not in res and 1.0 < res["perplexity"] < 40
+    assert main(["sample", str(run), "-n", "3"]) == 0
+    assert "doc 0" in (run / "samples" / "sample-seed0.txt").read_text()
