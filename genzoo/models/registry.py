@@ -21,6 +21,8 @@ MODEL_MODULES = (
     "genzoo.models.autoregressive.made",
     "genzoo.models.latent.vae",
     "genzoo.models.adversarial.dcgan",
+    "genzoo.models.energy.rbm",
+    "genzoo.models.energy.gsn",
 )
 
 _MODELS: dict[str, type[GenerativeModel]] = {}
