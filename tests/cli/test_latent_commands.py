@@ -71,3 +71,27 @@ def test_manifold(vae2d_run, tmp_path):
 def test_gif_needs_a_chain_model(made_run, capsys):
     assert main(["sample", str(made_run), "--gif", "x.gif"]) == 2
     assert "cannot chain" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["rbm", "gsn"])
+def test_chain_gif(tmp_path, capsys, model):
+    d = tmp_path / model
+    assert main(["train", model, "--steps", "5", "--set", "data.binarize=threshold", "--run-dir", str(d),
+                 "--no-progress"]) == 0
+    gif = tmp_path / "chain.gif"
+    assert main(["sample", str(d), "--gif", str(gif), "-n", "4", "--chain-steps", "10", "--frames", "5"]) == 0
+    im = Image.open(gif)
+    assert im.n_frames >= 5
+    assert "chain" in capsys.readouterr().out
+
+
+def test_rbm_eval_states_the_ais_settings(tmp_path, capsys):
+    d = tmp_path / "rbm"
+    assert main(["train", "rbm", "--steps", "5", "--set", "data.binarize=threshold", "--set", "hidden=30",
+                 "--set", "ais_chains=20", "--set", "ais_betas=200", "--run-dir", str(d), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(d), "--json"]) == 0
+    import json
+
+    res = json.loads(capsys.readouterr().out)
+    assert res["kind"] == "estimate" and "20 chains" in res["note"] and "200 temperatures" in res["note"]
