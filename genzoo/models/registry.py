@@ -20,6 +20,8 @@ MODEL_MODULES = (
     "genzoo.models.mixture.lda",
     "genzoo.models.autoregressive.made",
     "genzoo.models.latent.vae",
+    "genzoo.models.latent.ae",
+    "genzoo.models.latent.cvae",
     "genzoo.models.adversarial.dcgan",
     "genzoo.models.energy.rbm",
     "genzoo.models.energy.gsn",

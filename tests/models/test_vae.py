@@ -116,13 +116,13 @@ def test_discretized_decoder_sums_to_one(decoder: str, levels: int) -> None:
     # Means well outside [-1, 1] and scales from tiny to huge: the tails must still add up.
     mean = torch.rand(500, generator=g) * 8 - 4
     log_scale = torch.rand(500, generator=g) * 12 - 9
-    table = model.level_log_probs(torch.stack([mean, log_scale], -1))  # (500, K)
+    table = model.decoder.level_log_probs(torch.stack([mean, log_scale], -1))  # (500, K)
     assert table.shape == (500, levels)
     assert torch.isfinite(table).all()
     torch.testing.assert_close(table.logsumexp(-1), torch.zeros(500), atol=1e-5, rtol=0)
     # A sharp decoder centred on a level puts nearly all its mass there.
     centre = torch.tensor([[2 * 1 / (levels - 1) - 1, -8.0]])
-    assert model.level_log_probs(centre)[0, 1].exp() > 0.99
+    assert model.decoder.level_log_probs(centre)[0, 1].exp() > 0.99
 
 
 def fit(model: VAE, x: torch.Tensor, steps: int, *, lr: float = 3e-3, batch: int = 64) -> None:
@@ -229,4 +229,94 @@ def test_registry_builds_with_defaults() -> None:
     except ModuleNotFoundError as e:  # another model's module not written yet
         pytest.skip(str(e))
     assert isinstance(model, VAE) and model.family == "latent"
-    assert set(model.capabilities) == {"encode", "decode"}
+    assert set(model.capabilities) == {"encode", "decode", "complete"}
+
+
+# ---- IWAE objective, beta, completion ----------------------------------------------------
+def two_prototypes(n: int = 512, noise: float = 0.05) -> torch.Tensor:
+    """4-bit vectors near 1100 or 0011: a 1-d latent explains them, with an ambiguous middle."""
+    g = torch.Generator().manual_seed(0)
+    proto = torch.tensor([[1.0, 1, 0, 0], [0, 0, 1, 1]])[torch.randint(0, 2, (n,), generator=g)]
+    return (proto != (torch.rand(n, 4, generator=g) < noise).float()).float()
+
+
+def test_iwae_bound_rises_with_k_and_stays_below_the_exact_likelihood() -> None:
+    # The issue's invariant, checked against the truth: with a 1-d latent, log p(x) =
+    # log int p(x|z) N(z; 0, 1) dz is a quadrature, for all 16 configurations of 4 bits.
+    spec = DataSpec("tiny_vec", "vector", (4,), "binary")
+    torch.manual_seed(0)
+    model = make(spec, arch="mlp", latent_dim=1, hidden=32)
+    fit(model, two_prototypes(), 100, lr=1e-2, batch=128)
+    every = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4)))  # (16, 4)
+    with torch.no_grad():
+        z = torch.linspace(-10.0, 10.0, 20001, dtype=torch.float64)  # (Z,)
+        table = model.decoder.level_log_probs(model.decoder(z[:, None].float())).double()  # (Z, 4, 2)
+        log_px_z = table[:, torch.arange(4), every.long()].sum(-1).T  # (16, Z)
+        trapezoid = torch.ones_like(z)
+        trapezoid[[0, -1]] = 0.5
+        log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)) + trapezoid.log() + math.log(20.0 / 20000)
+        exact = torch.logsumexp(log_px_z + log_pz, 1)  # (16,)
+        assert exact.exp().sum().item() == pytest.approx(1.0, abs=1e-6)
+        reps, mean, se = 2000, {}, {}
+        for k in (1, 5, 50):
+            lp = model.log_prob(every.repeat(reps, 1), k=k, generator=torch.Generator().manual_seed(k))
+            lp = lp.double().view(reps, 16)
+            mean[k], se[k] = lp.mean(0), lp.std(0) / math.sqrt(reps)
+    for k in (1, 5, 50):  # a lower bound in expectation, up to Monte Carlo error
+        assert (mean[k] <= exact + 4 * se[k] + 1e-5).all(), (k, exact - mean[k], se[k])
+    for a, b in ((1, 5), (5, 50)):  # non-decreasing in k, configuration by configuration
+        assert (mean[a] <= mean[b] + 4 * (se[a].pow(2) + se[b].pow(2)).sqrt()).all(), (a, b)
+    gap = {k: (exact - mean[k]).mean().item() for k in mean}
+    assert gap[1] > 0.05, gap  # the posterior is not trivial: the ELBO is visibly loose
+    assert gap[1] > 2 * gap[5] > 4 * gap[50], gap  # and IWAE closes the gap as k grows
+    assert gap[50] < min(0.05, gap[1] / 4), gap  # k=50 is nearly exact
+
+
+def test_iwae_objective_trains() -> None:
+    spec = DataSpec("tiny_vec", "vector", (4,), "binary")
+    torch.manual_seed(0)
+    model = make(spec, arch="mlp", latent_dim=2, hidden=32, objective="iwae", train_k=5)
+    data = two_prototypes()
+    out = model.loss({"x": data})
+    assert {"loss", "iwae", "elbo", "recon", "kl", "bits_per_dim"} <= set(out)
+    assert out["loss"].item() == pytest.approx(-out["iwae"].item())
+    assert out["bits_per_dim"].item() == pytest.approx(-out["iwae"].item() / (4 * math.log(2)))
+    before = model.loss({"x": data})["iwae"].item()
+    fit(model, data, 100, lr=1e-2, batch=128)
+    after = model.loss({"x": data})["iwae"].item()
+    assert after > before + 0.5, (before, after)
+
+
+def test_beta_only_with_the_elbo_objective() -> None:
+    assert build_config(VAE.Config, {"beta": 4.0}).beta == 4.0
+    assert build_config(VAE.Config, {"objective": "iwae", "train_k": 5}).train_k == 5
+    with pytest.raises(GenzooError, match="beta"):
+        build_config(VAE.Config, {"objective": "iwae", "beta": 4.0})
+    with pytest.raises(GenzooError, match="objective"):
+        build_config(VAE.Config, {"objective": "vimco"})
+    with pytest.raises(GenzooError, match="train_k"):
+        build_config(VAE.Config, {"train_k": 0})
+    # beta weights the KL in the loss only; the logged ELBO is the true one
+    model, x = make(MNIST, hidden=16, channels=4, latent_dim=2, beta=3.0), random_batch(MNIST, 6)
+    torch.manual_seed(0)
+    out = model.loss({"x": x})
+    assert out["loss"].item() == pytest.approx(3.0 * out["kl"].item() - out["recon"].item(), rel=1e-5)
+    assert out["elbo"].item() == pytest.approx(out["recon"].item() - out["kl"].item(), rel=1e-5)
+
+
+def test_complete_keeps_observed_pixels_and_beats_random_fill(trained_digits: dict) -> None:
+    model, test = trained_digits["model"], trained_digits["test"][:100]
+    mask = torch.ones_like(test, dtype=torch.bool)
+    mask[:, :, 4:, :] = False  # the bottom half is hidden
+    with torch.no_grad():
+        a = model.complete(test, mask, generator=torch.Generator().manual_seed(0), complete_steps=20)
+        b = model.complete(test, mask, generator=torch.Generator().manual_seed(0), complete_steps=20)
+    assert torch.equal(a, b) and a.dtype == test.dtype and a.shape == test.shape
+    assert torch.equal(a[mask], test[mask])
+    hidden = ~mask
+    err = (a[hidden] - test[hidden]).abs().float().mean().item()
+    noise = torch.randint(0, 17, test.shape, generator=torch.Generator().manual_seed(1))
+    err_random = (noise[hidden] - test[hidden]).abs().float().mean().item()
+    assert err < 0.7 * err_random, (err, err_random)
+    with pytest.raises(GenzooError, match="complete_steps"):
+        model.complete(test, mask, complete_steps=0)
