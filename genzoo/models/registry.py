@@ -25,6 +25,8 @@ MODEL_MODULES = (
     "genzoo.models.adversarial.dcgan",
     "genzoo.models.energy.rbm",
     "genzoo.models.energy.gsn",
+    "genzoo.models.flows.realnvp",
+    "genzoo.models.flows.glow",
 )
 
 _MODELS: dict[str, type[GenerativeModel]] = {}

@@ -18,9 +18,17 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        # The first update copies the weights instead of averaging: layers with a
+        # data-dependent initialisation (actnorm) only get their values in the first step.
+        self.started = False
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        if not self.started:
+            for k, v in model.state_dict().items():
+                self.shadow[k].copy_(v)
+            self.started = True
+            return
         for k, v in model.state_dict().items():
             s = self.shadow[k]
             if v.is_floating_point():
@@ -34,6 +42,7 @@ class EMA:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         for k, v in state.items():
             self.shadow[k].copy_(v)
+        self.started = True
 
     @contextlib.contextmanager
     def swapped(self, model: nn.Module) -> Iterator[None]:

@@ -62,3 +62,22 @@ def test_torch_compile_trains_the_same_model(tmp_path):
     wa, wb = load_weights(a / "model.safetensors"), load_weights(b / "model.safetensors")
     for k in wa:
         assert torch.allclose(wa[k], wb[k], atol=1e-5), k
+
+
+def test_ema_starts_from_the_weights_after_the_first_step():
+    """Layers initialised from the first batch (actnorm) must not be averaged with their
+    pre-initialisation values."""
+    from torch import nn
+
+    from genzoo.train.ema import EMA
+
+    m = nn.Linear(2, 2)
+    ema = EMA(m, 0.99)
+    with torch.no_grad():
+        m.weight.fill_(5.0)
+    ema.update(m)
+    assert torch.equal(ema.shadow["weight"], m.weight)
+    with torch.no_grad():
+        m.weight.fill_(6.0)
+    ema.update(m)
+    assert torch.allclose(ema.shadow["weight"], torch.full((2, 2), 5.01))
