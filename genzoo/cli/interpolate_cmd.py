@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
             raise GenzooError(f"latent arithmetic needs labelled data; {spec.name!r} has no labels")
         data = load_data(loaded.run, download=False)
         train, test = data.fixed("train"), data.fixed("test")
-        means = interp.class_means(interp.encode(model, train.x), train.y, spec.num_classes)
+        means = None if model.has("conditional") else \
+            interp.class_means(interp.encode(model, train.x), train.y, spec.num_classes)
         pick = torch.randperm(len(test), generator=g)[: args.pairs]
         rows = interp.analogies(model, test.x[pick], test.y[pick], means)
         grid = torch.cat([test.x[pick].unsqueeze(1), rows], dim=1)  # original, then each class
@@ -62,16 +63,24 @@ def run(args: argparse.Namespace) -> int:
             if d is None:
                 raise GenzooError(f"model {model.name!r} has no latent_dim; use test images instead of --random")
             z0, z1 = torch.randn(args.pairs, d, generator=g), torch.randn(args.pairs, d, generator=g)
-            ends = None
+            ends, labels = None, None
+            if model.has("conditional"):  # one random label per row
+                labels = torch.randint(0, spec.num_classes, (args.pairs,), generator=g)
         else:
             test = load_data(loaded.run, download=False).fixed("test")
             pick = torch.randperm(len(test), generator=g)[: 2 * args.pairs]
             a, b = test.x[pick[: args.pairs]], test.x[pick[args.pairs: 2 * len(pick) // 2]]
             if len(b) < len(a):
                 raise GenzooError("not enough test images for that many --pairs")
-            z0, z1 = interp.encode(model, a), interp.encode(model, b)
+            labels = None
+            if model.has("conditional"):  # each row keeps the label of its first image
+                labels = test.y[pick[: args.pairs]]
+                z0 = interp.encode(model, a, condition=labels)
+                z1 = interp.encode(model, b, condition=labels)
+            else:
+                z0, z1 = interp.encode(model, a), interp.encode(model, b)
             ends = (a, b)
-        rows = interp.interpolation(model, z0, z1, steps=args.steps, mode=args.mode)
+        rows = interp.interpolation(model, z0, z1, steps=args.steps, mode=args.mode, condition=labels)
         grid = rows if ends is None else torch.cat([ends[0].unsqueeze(1), rows, ends[1].unsqueeze(1)], dim=1)
         what = (f"{args.mode} interpolation between {'random codes' if args.random else 'two test images'}"
                 + ("" if args.random else " (first and last columns: the originals)"))

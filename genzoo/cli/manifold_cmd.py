@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory")
     p.add_argument("--size", type=int, default=15, help="grid points per side (default 15)")
     p.add_argument("--out-dir", help="where to write (default: the run directory)")
+    p.add_argument("--label", type=int, default=0, help="class to decode with, for a conditional model (default 0)")
     p.add_argument("--data-dir")
     p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
 
@@ -36,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     if spec.kind != "image":
         raise GenzooError(f"the manifold grid draws images; {spec.name!r} holds {spec.kind}s")
     out = Path(args.out_dir) if args.out_dir else loaded.path
-    grid = manifold_grid(model, size=args.size)
+    if model.has("conditional") and not 0 <= args.label < (spec.num_classes or 0):
+        raise GenzooError(f"bad value {args.label} for --label: 0 to {(spec.num_classes or 1) - 1}")
+    grid = manifold_grid(model, size=args.size, label=args.label)
     out.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_grid(grid, spec, ncol=args.size)).save(out / "manifold-grid.png")
     if args.data_dir:

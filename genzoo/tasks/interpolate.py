@@ -34,14 +34,16 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.where(near, lerp(z0, z1, t.view(-1)), out)
 
 
-def _decode(model: GenerativeModel, z: torch.Tensor) -> torch.Tensor:
+def _decode(model: GenerativeModel, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+    kw = {} if condition is None else {"condition": condition.to(model.device)}
     with torch.no_grad():
-        return model.decode(z.to(model.device)).cpu()
+        return model.decode(z.to(model.device), **kw).cpu()
 
 
 def interpolation(model: GenerativeModel, z0: torch.Tensor, z1: torch.Tensor, *, steps: int,
-                  mode: str = "slerp") -> torch.Tensor:
-    """Decoded paths: (B, steps, *shape)."""
+                  mode: str = "slerp", condition: torch.Tensor | None = None) -> torch.Tensor:
+    """Decoded paths: (B, steps, *shape). A conditional model decodes row i with label
+    ``condition[i]``."""
     model.require("decode")
     if steps < 2:
         raise GenzooError("--steps must be >= 2")
@@ -50,16 +52,19 @@ def interpolation(model: GenerativeModel, z0: torch.Tensor, z1: torch.Tensor, *,
         raise GenzooError(f"bad interpolation mode {mode!r}: linear or slerp")
     path = (lerp if mode == "linear" else slerp)(z0, z1, t)  # (B, T, D)
     b, s, d = path.shape
-    return _decode(model, path.reshape(b * s, d)).reshape(b, s, *model.spec.shape)
+    cond = None if condition is None else condition.repeat_interleave(s)
+    return _decode(model, path.reshape(b * s, d), cond).reshape(b, s, *model.spec.shape)
 
 
-def encode(model: GenerativeModel, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Mean codes of ``x``: (N, D)."""
+def encode(model: GenerativeModel, x: torch.Tensor, batch_size: int = 512,
+           condition: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean codes of ``x``: (N, D) (given labels ``condition`` for a conditional model)."""
     model.require("encode")
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            out.append(model.encode(x[i:i + batch_size].to(model.device)).cpu())
+            kw = {} if condition is None else {"condition": condition[i:i + batch_size].to(model.device)}
+            out.append(model.encode(x[i:i + batch_size].to(model.device), **kw).cpu())
     return torch.cat(out)
 
 
@@ -73,8 +78,18 @@ def class_means(codes: torch.Tensor, labels: torch.Tensor, num_classes: int) -> 
     return means
 
 
-def analogies(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-    """Each row: image i re-drawn as every class c: (B, K, *shape)."""
+def analogies(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, means: torch.Tensor | None) -> torch.Tensor:
+    """Each row: image i re-drawn as every class c: (B, K, *shape).
+
+    An unconditional model moves the code by the difference of class means; a
+    conditional model keeps the code (the "style") and changes the label it decodes with.
+    """
+    if model.has("conditional"):
+        k = model.spec.num_classes
+        z = encode(model, x, condition=y)  # (B, D)
+        b, d = z.shape
+        labels = torch.arange(k).repeat(b)
+        return _decode(model, z.repeat_interleave(k, 0), labels).reshape(b, k, *model.spec.shape)
     z = encode(model, x)  # (B, D)
     shifted = z.unsqueeze(1) - means[y].unsqueeze(1) + means.unsqueeze(0)  # (B, K, D)
     b, k, d = shifted.shape

@@ -23,8 +23,9 @@ def latent_dim(model: GenerativeModel) -> int:
     return int(d)
 
 
-def manifold_grid(model: GenerativeModel, *, size: int = 15) -> torch.Tensor:
-    """Decodings over a size x size grid of the latent plane: (size*size, *shape)."""
+def manifold_grid(model: GenerativeModel, *, size: int = 15, label: int = 0) -> torch.Tensor:
+    """Decodings over a size x size grid of the latent plane: (size*size, *shape).
+    A conditional model decodes every point with class ``label``."""
     model.require("decode")
     if latent_dim(model) != 2:
         raise GenzooError(f"the manifold plot needs a 2-D latent space; this {model.name!r} has "
@@ -32,8 +33,9 @@ def manifold_grid(model: GenerativeModel, *, size: int = 15) -> torch.Tensor:
     q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, size))
     zy, zx = torch.meshgrid(q.flip(0), q, indexing="ij")  # rows top to bottom: z2 high to low
     z = torch.stack([zx.reshape(-1), zy.reshape(-1)], dim=1)
+    kw = {"condition": torch.full((len(z),), label, device=model.device)} if model.has("conditional") else {}
     with torch.no_grad():
-        return model.decode(z.to(model.device)).cpu()
+        return model.decode(z.to(model.device), **kw).cpu()
 
 
 def code_scatter(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor | None, path: Path) -> Path:
@@ -43,7 +45,8 @@ def code_scatter(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor | None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    z = encode(model, x).numpy()
+    cond = y if (model.has("conditional") and y is not None) else None
+    z = encode(model, x, condition=cond).numpy()
     fig, ax = plt.subplots(figsize=(5, 4.5), dpi=100)
     if y is not None:
         sc = ax.scatter(z[:, 0], z[:, 1], c=y.numpy(), cmap="tab10", s=4)

@@ -95,3 +95,22 @@ def test_rbm_eval_states_the_ais_settings(tmp_path, capsys):
 
     res = json.loads(capsys.readouterr().out)
     assert res["kind"] == "estimate" and "20 chains" in res["note"] and "200 temperatures" in res["note"]
+
+
+@pytest.fixture(scope="module")
+def cvae_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs") / "cvae"
+    assert main(["train", "cvae", "--steps", "20", "--set", "latent_dim=2", "--set", "arch=mlp", "--set", "hidden=32",
+                 "--run-dir", str(d), "--no-progress"]) == 0
+    return d
+
+
+@pytest.mark.parametrize("extra", [[], ["--random"], ["--arithmetic"]])
+def test_interpolate_conditional(cvae_run, tmp_path, extra):
+    out = tmp_path / "i.png"
+    assert main(["interpolate", str(cvae_run), "--steps", "4", "--pairs", "2", "--out", str(out), *extra]) == 0
+
+
+def test_manifold_conditional(cvae_run, tmp_path):
+    assert main(["manifold", str(cvae_run), "--size", "4", "--label", "3", "--out-dir", str(tmp_path)]) == 0
+    assert main(["manifold", str(cvae_run), "--label", "12"]) == 2
