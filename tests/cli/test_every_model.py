@@ -1,0 +1,37 @@
+"""Every registered model trains through the command line, saves, reloads, samples and
+is evaluated (or says it has no likelihood)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genzoo.cli.main import main
+from genzoo.models.registry import get_model_class, model_names
+
+# The built-in digits suit every model but these, which need another form of the data.
+DATA = {"rbm": ["--set", "data.binarize=threshold"]}
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_train_sample_eval(name, tmp_path, capsys):
+    run = tmp_path / name
+    if name == "lda":
+        from genzoo.data.documents import synthetic_topics
+
+        synthetic_topics(topics=3, vocab=30, docs=60, doc_length=30, folder=tmp_path / "docs")
+        data = ["--data", "documents", "--data-dir", str(tmp_path / "docs"), "--set", "data.min_df=1"]
+    else:
+        data = ["--data", "digits", *DATA.get(name, [])]
+    assert main(["train", name, *data, "--steps", "3", "--batch-size", "16", "--run-dir", str(run),
+                 "--no-progress"]) == 0
+    assert main(["sample", str(run), "-n", "4"]) == 0
+    capsys.readouterr()
+    rc = main(["eval", str(run), "--json"])
+    if get_model_class(name).likelihood is None:
+        assert rc == 2 and "no likelihood" in capsys.readouterr().err
+    else:
+        assert rc == 0
+        res = json.loads(capsys.readouterr().out)
+        assert res["kind"] in ("exact", "bound", "estimate") and res["note"]
