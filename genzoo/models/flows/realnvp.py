@@ -33,9 +33,8 @@ and ``log_prob`` is the exact density. Either way the flow sees
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -44,9 +43,8 @@ from torch import nn
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.flows.common import ImageFlow
 from genzoo.models.registry import register
-from genzoo.nn import rand
 from genzoo.nn.flows import (
     ActNorm,
     AffineCoupling,
@@ -54,9 +52,6 @@ from genzoo.nn.flows import (
     MultiScaleFlow,
     SplitPrior,
     Squeeze,
-    eval_mode,
-    fill_by_likelihood,
-    standard_normal_log_prob,
     zero_conv,
 )
 
@@ -172,33 +167,17 @@ class FlowBatchNorm(nn.Module):
 
 # ---- the model ----------------------------------------------------------------------------
 @register
-class RealNVP(GenerativeModel):
+class RealNVP(ImageFlow):
     """Multi-scale affine-coupling flow; exact density, a dequantization bound on discrete data."""
 
     name = "realnvp"
     Config = RealNVPConfig
-    likelihood = "exact"
-    accepts = (("image", "*"),)
-    capabilities = ("encode", "decode", "complete")
-    family = "flow"
 
     @staticmethod
     def _shape_problem(spec: DataSpec) -> str | None:
         if len(spec.shape) != 3 or spec.shape[1] * spec.shape[2] < 2:
             return "images (C, H, W) with at least 2 pixels"
         return None
-
-    @classmethod
-    def accepts_spec(cls, spec: DataSpec) -> bool:
-        return super().accepts_spec(spec) and cls._shape_problem(spec) is None
-
-    @classmethod
-    def check_spec(cls, spec: DataSpec) -> None:
-        problem = cls._shape_problem(spec) if GenerativeModel.accepts_spec.__func__(cls, spec) else None
-        if problem:
-            raise IncompatibleDataError(f"model {cls.name!r} cannot model {spec.name!r} ({spec.describe}); "
-                                        f"it accepts {problem}")
-        super().check_spec(spec)
 
     @staticmethod
     def plan_scales(config: RealNVPConfig, spec: DataSpec) -> int:
@@ -246,106 +225,3 @@ class RealNVP(GenerativeModel):
             layers.append(FlowBatchNorm(channels) if cfg.norm == "batchnorm" else ActNorm(channels))
         return layers
 
-    # ---- the flow -------------------------------------------------------------------------
-    def forward_flow(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flow-space images w (B, C, H, W) -> eps (B, D) ~ N(0, I) and log |det d eps/dw| (B,)."""
-        return self.flow(w)
-
-    def inverse_flow(self, eps: torch.Tensor) -> torch.Tensor:
-        """eps (B, D) -> flow-space images w (B, C, H, W); inverse of :meth:`forward_flow`."""
-        return self.flow.inverse(eps)
-
-    def log_p_flow(self, w: torch.Tensor) -> torch.Tensor:
-        """Exact log-density of flow-space images w: (B,)."""
-        eps, log_det = self.flow(w)
-        return standard_normal_log_prob(eps) + log_det
-
-    def _log_p_data(self, x: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
-        """log p(y) + log |dy/dx| for y = to_cube(x, u): the exact log density (continuous)
-        or one draw of the dequantization bound (discrete): (B,)."""
-        w, log_det = self.map.logit(self.map.to_cube(x, u))
-        return self.log_p_flow(w) + log_det + self.map.log_jac
-
-    # ---- the contract -----------------------------------------------------------------------
-    @property
-    def likelihood_kind(self) -> str:
-        """``"exact"`` on continuous data, ``"bound"`` on dequantized discrete data."""
-        return "exact" if self.map.K is None else "bound"
-
-    def likelihood_note(self, *, dequant_samples: int | None = None, **kwargs: Any) -> str:
-        if self.map.K is None:
-            return "exact"
-        return f"bound (uniform dequantization, {dequant_samples or self.config.dequant_samples} samples)"
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Negative log-likelihood (one dequantization draw on discrete data), in nats."""
-        x = batch["x"]
-        u = None if self.map.K is None else torch.rand(x.shape, device=x.device)  # training noise: global RNG
-        nll = -self._log_p_data(x, u).mean()
-        return {"loss": nll, "bits_per_dim": nll.detach() / (self.D * math.log(2))}
-
-    def log_prob(self, x: torch.Tensor, *, dequant_samples: int | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """log p(x) in nats (B,), with running normalization statistics (eval mode).
-
-        Continuous data: exact. Discrete data: the uniform-dequantization lower bound,
-        averaged over ``dequant_samples`` draws of u from ``generator`` (default: a fixed
-        seed, so evaluation repeats).
-        """
-        with eval_mode(self):
-            if self.map.K is None:
-                return self._log_p_data(x, None)
-            S = dequant_samples or self.config.dequant_samples
-            g = generator if generator is not None else torch.Generator().manual_seed(0)
-            total = 0.0
-            for _ in range(S):
-                total = total + self._log_p_data(x, rand.rand(*x.shape, generator=g, device=x.device))
-            return total / S
-
-    @torch.no_grad()
-    def sample(self, n: int, *, condition: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """eps ~ N(0, temperature^2 I) through the inverse flow, back to data: (n, *shape)."""
-        self.sample_condition(n, condition)
-        eps = rand.randn(n, self.D, generator=generator, device=self.device) * self.config.temperature
-        return self.decode(eps)
-
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        """Data (B, *shape) -> eps (B, D); discrete values sit at their bin centres (u = 1/2)."""
-        u = None if self.map.K is None else torch.full(x.shape, 0.5, device=x.device)
-        with eval_mode(self):
-            return self.flow(self.map.logit(self.map.to_cube(x, u))[0])[0]
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        """eps (B, D) -> data (B, *shape) of the spec's dtype (values clamped into range)."""
-        with eval_mode(self):
-            return self.map.from_cube(self.map.sigmoid(self.flow.inverse(z)))
-
-    @torch.no_grad()
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
-                 steps: int | None = None) -> torch.Tensor:
-        """Fill the entries where ``mask`` is False by maximizing the flow-space density.
-
-        Starts the unobserved entries from a model sample (drawn with ``generator``),
-        then takes ``steps`` (default ``complete_steps``) Adam steps on them with the
-        observed entries held at their values (discrete: bin centres). A likelihood
-        mode-seeking fill, not a draw from p(missing | observed). Observed entries are
-        returned unchanged.
-        """
-        if tuple(mask.shape) != tuple(x.shape):
-            raise GenzooError(f"mask shape {tuple(mask.shape)} does not match x shape {tuple(x.shape)}")
-        x = x.to(self.device)
-        observed = mask.to(device=self.device, dtype=torch.bool)
-        u = None if self.map.K is None else torch.full(x.shape, 0.5, device=self.device)
-        with eval_mode(self):
-            w_obs = self.map.logit(self.map.to_cube(x, u))[0]
-            # unobserved entries may hold placeholders (e.g. -1) that map to NaN: zero them
-            w_obs = torch.where(observed, w_obs, torch.zeros_like(w_obs))
-            eps = rand.randn(x.shape[0], self.D, generator=generator, device=self.device)
-            w_start = self.flow.inverse(eps * self.config.temperature)
-            w = fill_by_likelihood(self.log_p_flow, w_obs, w_start, observed,
-                                   steps=self.config.complete_steps if steps is None else steps)
-            filled = self.map.from_cube(self.map.sigmoid(w))
-        return torch.where(observed, x.to(self.spec.dtype), filled)
