@@ -23,3 +23,15 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     # makes loaders fail fast instead of downloading; download tests unset it).
     monkeypatch.setenv("GENZOO_HOME", str(tmp_path_factory.getbasetemp() / "genzoo_home"))
     monkeypatch.setenv("GENZOO_OFFLINE", "1")
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread: loops of many tiny ops (Gibbs chains, AIS, the
+    E-step) only pay for thread hand-offs on a busy 2-core machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

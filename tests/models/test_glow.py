@@ -14,7 +14,7 @@ from genzoo.errors import IncompatibleDataError
 from genzoo.models.flows.glow import Glow, InvConv1x1, VariationalDequantizer
 from genzoo.models.registry import build_model
 from genzoo.nn.flows import ActNorm
-from tests.helpers import random_batch
+from tests.helpers import adam_steps, random_batch
 from tests.nn.test_flows import check_layer, jacobian_log_dets, randomize
 
 BIN = DataSpec("bin", "image", (1, 4, 4), "binary")
@@ -152,14 +152,7 @@ def test_short_training_on_digits_lowers_the_nll_bound(dequantization):
     test_x = data.test.x[:100]
     with torch.no_grad():
         before = -model.log_prob(test_x).mean().item()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(25):
-        batch = data.train.x[torch.randint(len(data.train), (32,), generator=g)]
-        loss = model.loss({"x": batch})["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    adam_steps(model, data.train.x, steps=25)
     with torch.no_grad():
         after = -model.log_prob(test_x).mean().item()
     assert after < before - 64 * 0.5 * math.log(2)  # at least half a bit per dim better

@@ -22,12 +22,7 @@ SPECS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny ops
 
 
 def make(spec: DataSpec, **over: object) -> GSN:

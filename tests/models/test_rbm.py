@@ -19,13 +19,7 @@ from genzoo.train.trainer import Trainer
 VEC10 = DataSpec("v10", "vector", (10,), "binary")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Gibbs and AIS loops are many tiny ops: extra threads only add contention.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny ops
 
 
 def make(spec: DataSpec, **over: object) -> RBM:

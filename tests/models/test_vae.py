@@ -12,7 +12,7 @@ from genzoo.config import build_config
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.latent.vae import VAE
-from tests.helpers import random_batch
+from tests.helpers import check_in_spec, random_batch
 
 DIGITS = DataSpec("digits", "image", (1, 8, 8), "categorical", num_values=17)
 MNIST = DataSpec("mnist", "image", (1, 28, 28), "binary")
@@ -22,19 +22,6 @@ CONT = DataSpec("cont", "vector", (6,), "continuous", value_range=(-2.0, 3.0))
 
 def make(spec: DataSpec, **overrides) -> VAE:
     return VAE(build_config(VAE.Config, overrides), spec)
-
-
-def check_in_spec(x: torch.Tensor, spec: DataSpec, n: int) -> None:
-    x = x.detach()
-    spec.check(x)
-    assert x.shape[0] == n
-    if spec.value_type == "binary":
-        assert set(x.unique().tolist()) <= {0.0, 1.0}
-    elif spec.value_type == "categorical":
-        assert 0 <= int(x.min()) and int(x.max()) < spec.num_values
-    else:
-        lo, hi = spec.value_range
-        assert lo <= float(x.min()) and float(x.max()) <= hi
 
 
 def digits(binary: bool) -> torch.Tensor:
