@@ -17,6 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto",
                    help="auto uses the EMA weights when the run has them")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--length", type=int, help="sequence models: tokens to generate (default: the training length)")
+    p.add_argument("--prompt", help="sequence models: text to continue (characters of the model's vocabulary)")
+    p.add_argument("--temperature", type=float, help="sequence models: divide the logits (0 = greedy)")
+    p.add_argument("--top-k", type=int, help="sequence models: keep the k most likely tokens")
+    p.add_argument("--top-p", type=float, help="sequence models: nucleus sampling with mass p")
     p.add_argument("--gif", metavar="FILE", help="for Markov-chain models: write the sampling chain as an animated GIF")
     p.add_argument("--chain-steps", type=int, default=200, help="chain length for --gif (default 200)")
     p.add_argument("--frames", type=int, default=50, help="frames in the GIF (default 50)")
@@ -48,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         path = save_chain_gif(frames, loaded.spec, Path(args.gif))
         print(f"wrote a {len(frames)}-frame chain of {args.n} samples ({args.chain_steps} steps) to {path}")
         return 0
+    decoding = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    if args.prompt is not None or args.length is not None or any(v is not None for v in decoding.values()):
+        return _generate(loaded, args, g, {k: v for k, v in decoding.items() if v is not None})
     with torch.no_grad():
         x = loaded.model.sample(args.n, generator=g).cpu()
     reference = None
@@ -58,4 +66,36 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else loaded.path / "samples" / f"sample-seed{args.seed}.png"
     written = save_samples(x, loaded.spec, out, title=f"{loaded.run.model} samples", reference=reference)
     print(f"wrote {args.n} samples to {written}")
+    return 0
+
+
+def _generate(loaded, args: argparse.Namespace, g, decoding: dict) -> int:
+    """Continue a prompt with a sequence model's ``generate`` and write the text."""
+    import torch
+
+    from genzoo.data.text import decode_text, encode_text
+    from genzoo.errors import GenzooError
+
+    model, spec = loaded.model, loaded.spec
+    if not hasattr(model, "generate") or spec.vocabulary is None:
+        raise GenzooError(f"--prompt/--length/--temperature/--top-k/--top-p are for text models; "
+                          f"{model.name!r} on {spec.name!r} does not generate text")
+    if decoding.get("temperature", 1.0) < 0:
+        raise GenzooError("bad value for --temperature: must be >= 0")
+    if decoding.get("top_k") is not None and decoding["top_k"] < 1:
+        raise GenzooError("bad value for --top-k: must be >= 1")
+    if decoding.get("top_p") is not None and not 0 < decoding["top_p"] <= 1:
+        raise GenzooError("bad value for --top-p: must be in (0, 1]")
+    length = args.length if args.length is not None else spec.shape[0]
+    if length < 1:
+        raise GenzooError("bad value for --length: must be >= 1")
+    prompt = encode_text(args.prompt, spec.vocabulary) if args.prompt else None
+    with torch.no_grad():
+        ids = model.generate(args.n, length, prompt=prompt, generator=g, **decoding).cpu()
+    texts = [decode_text(row, spec.vocabulary) for row in ids]
+    out = Path(args.out) if args.out else loaded.path / "samples" / f"generate-seed{args.seed}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n\n---\n\n".join(texts) + "\n")
+    print(texts[0])
+    print(f"wrote {args.n} texts to {out}")
     return 0

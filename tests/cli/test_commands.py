@@ -104,3 +104,22 @@ def test_lda_on_a_folder_of_documents(tmp_path, capsys):
     assert "bits_per_dim" not in res and 1.0 < res["perplexity"] < 40
     assert main(["sample", str(run), "-n", "3"]) == 0
     assert "doc 0" in (run / "samples" / "sample-seed0.txt").read_text()
+
+
+def test_text_generation_with_prompt_and_decoding_options(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat. " * 200)
+    run = tmp_path / "lstm"
+    assert main(["train", "lstm", "--data", "text", "--data-dir", str(corpus), "--set", "data.block_size=32",
+                 "--set", "hidden=48", "--set", "layers=1", "--steps", "150", "--set", "train.lr=0.01",
+                 "--run-dir", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--prompt", "the cat ", "--length", "20", "--temperature", "0",
+                 "-n", "2", "--seed", "1"]) == 0
+    text = (run / "samples" / "generate-seed1.txt").read_text()
+    assert text.startswith("the cat ") and "sat" in text
+    assert main(["sample", str(run), "--prompt", "the", "--top-k", "3", "--top-p", "0.9", "--length", "10"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--prompt", "XYZ"]) == 2
+    assert "not in the model's vocabulary" in capsys.readouterr().err
+    assert main(["sample", str(run), "--top-p", "1.5"]) == 2
