@@ -19,6 +19,7 @@ MODEL_MODULES = (
     "genzoo.models.mixture.gmm",
     "genzoo.models.mixture.lda",
     "genzoo.models.autoregressive.made",
+    "genzoo.models.autoregressive.nade",
     "genzoo.models.autoregressive.lstm",
     "genzoo.models.latent.vae",
     "genzoo.models.latent.ae",
