@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
             cls = get_model_class(name)
             lik = cls.likelihood or "none"
             accepts = ", ".join(f"{'any' if k == '*' else k}/{'any' if v == '*' else v}" for k, v in cls.accepts)
-            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            doc = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "") if cls.__doc__ else ""
             print(f"  {name:<10} {cls.family:<15} likelihood={lik:<9} accepts {accepts}")
             if doc:
                 print(f"  {'':<10} {doc}")
