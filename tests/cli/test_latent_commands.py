@@ -114,3 +114,15 @@ def test_interpolate_conditional(cvae_run, tmp_path, extra):
 def test_manifold_conditional(cvae_run, tmp_path):
     assert main(["manifold", str(cvae_run), "--size", "4", "--label", "3", "--out-dir", str(tmp_path)]) == 0
     assert main(["manifold", str(cvae_run), "--label", "12"]) == 2
+
+
+@pytest.mark.parametrize("model,extra", [("vae", []), ("ae", []), ("glow", []), ("realnvp", []),
+                                         ("rbm", ["--set", "data.binarize=threshold"]),
+                                         ("gsn", ["--set", "data.binarize=threshold"])])
+def test_complete_every_family(model, extra, tmp_path, capsys):
+    d = tmp_path / model
+    assert main(["train", model, "--steps", "3", *extra, "--run-dir", str(d), "--no-progress"]) == 0
+    out = tmp_path / "c.png"
+    assert main(["complete", str(d), "--cover", "right-0.5", "-n", "2", "--count", "2", "--steps", "3",
+                 "--out", str(out)]) == 0
+    assert out.exists()
