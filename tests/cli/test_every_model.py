@@ -22,6 +22,9 @@ def test_train_sample_eval(name, tmp_path, capsys):
 
         synthetic_topics(topics=3, vocab=30, docs=60, doc_length=30, folder=tmp_path / "docs")
         data = ["--data", "documents", "--data-dir", str(tmp_path / "docs"), "--set", "data.min_df=1"]
+    elif get_model_class(name).accepts == (("sequence", "categorical"),):
+        (tmp_path / "corpus.txt").write_text("a small corpus of characters to model. " * 40)
+        data = ["--data", "text", "--data-dir", str(tmp_path / "corpus.txt"), "--set", "data.block_size=16"]
     else:
         data = ["--data", "digits", *DATA.get(name, [])]
     assert main(["train", name, *data, "--steps", "3", "--batch-size", "16", "--run-dir", str(run),
