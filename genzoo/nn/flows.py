@@ -20,14 +20,14 @@ Every flow layer maps ``x -> (y, log_det)`` in ``forward`` and ``y -> x`` in
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from genzoo.data.spec import DataSpec
+from genzoo.nn.modes import eval_mode  # noqa: F401  (re-exported for the flows)
 from genzoo.nn.values import num_levels
 
 LOG_2PI = math.log(2 * math.pi)
@@ -338,15 +338,3 @@ def fill_by_likelihood(log_density: Callable[[torch.Tensor], torch.Tensor], w_ob
             (free.grad,) = torch.autograd.grad(loss, [free])
             opt.step()
     return torch.where(observed, w_observed, free).detach()
-
-
-
-@contextlib.contextmanager
-def eval_mode(module: nn.Module) -> Iterator[None]:
-    """Run a block with ``module`` in eval mode (running statistics), then restore its mode."""
-    was = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was)

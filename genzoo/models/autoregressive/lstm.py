@@ -22,8 +22,6 @@ whose probability reaches p), applied in that order.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +34,7 @@ from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.models.registry import register
 from genzoo.nn import rand
+from genzoo.nn.modes import eval_mode
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (layers, B, hidden)
 
@@ -87,17 +86,6 @@ def filter_logits(logits: torch.Tensor, *, top_k: int | None = None,
     return logits
 
 
-@contextmanager
-def _evaluating(module: nn.Module) -> Iterator[None]:
-    """Eval mode (no dropout) for the block, restoring train mode after."""
-    was = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was)
-
-
 @register
 class LSTM(GenerativeModel):
     """Stacked LSTM over categorical sequences; exact ``log_prob``, O(T) sampling."""
@@ -146,7 +134,7 @@ class LSTM(GenerativeModel):
 
     def log_prob(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
         """Exact log p(x) in nats, shape (B,), for x (B, T) int64 (dropout off)."""
-        with _evaluating(self):
+        with eval_mode(self):
             return self._log_prob(x.to(self.device))
 
     def sample(self, n: int, *, condition: torch.Tensor | None = None,
@@ -190,7 +178,7 @@ class LSTM(GenerativeModel):
         if top_p is not None and not 0.0 < top_p <= 1.0:
             raise GenzooError(f"bad value {top_p!r} for top_p: must be in (0, 1]")
         seq = self._prompt(n, prompt)  # (n, P)
-        with _evaluating(self):
+        with eval_mode(self):
             if cached:
                 logits, state = self(self._with_bos(seq))  # read BOS and the prompt once
                 for i in range(length):
@@ -240,7 +228,7 @@ class LSTM(GenerativeModel):
         x = torch.where(observed, x.to(self.device).long(), torch.zeros((), dtype=torch.long, device=self.device))
         inp = torch.full((x.shape[0], 1), self.bos, dtype=torch.long, device=self.device)
         state: State | None = None
-        with _evaluating(self):
+        with eval_mode(self):
             for t in range(self.T):
                 logits, state = self(inp, state)  # (B, 1, K): p(x_t | x_<t)
                 free = ~observed[:, t]
