@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from genzoo.data.spec import DataSpec
-from genzoo.errors import CapabilityError, IncompatibleDataError
+from genzoo.errors import CapabilityError, GenzooError, IncompatibleDataError
 
 Likelihood = Literal["exact", "bound", "estimate"]
 Batch = dict[str, torch.Tensor]
@@ -133,6 +133,17 @@ class GenerativeModel(nn.Module):
                  generator: torch.Generator | None = None) -> torch.Tensor:
         self.require("complete")
         raise AssertionError
+
+    def flat_for_completion(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check a completion request and flatten it: returns ``(flat (B, D), observed (B, D))``
+        on the model's device, with unobserved entries zeroed (they may hold placeholders
+        such as -1 that would break one-hot encodings or indexing)."""
+        if tuple(mask.shape) != tuple(x.shape):
+            raise GenzooError(f"mask shape {tuple(mask.shape)} does not match x shape {tuple(x.shape)}")
+        b = x.shape[0]
+        observed = mask.reshape(b, -1).to(device=self.device, dtype=torch.bool)
+        flat = x.reshape(b, -1).to(device=self.device, dtype=self.spec.dtype)
+        return torch.where(observed, flat, torch.zeros_like(flat)), observed
 
     # ---- helpers -----------------------------------------------------------------
     @property

@@ -237,11 +237,5 @@ class MADE(GenerativeModel):
         otherwise observed dims later in the order are not conditioned on by earlier
         draws, the usual approximate autoregressive completion.
         """
-        if tuple(mask.shape) != tuple(x.shape):
-            raise GenzooError(f"mask shape {tuple(mask.shape)} does not match x shape {tuple(x.shape)}")
-        B = x.shape[0]
-        observed = mask.reshape(B, self.D).to(device=self.device, dtype=torch.bool)
-        flat = x.reshape(B, self.D).to(device=self.device, dtype=self.spec.dtype).clone()
-        # unobserved entries may hold anything (e.g. -1); zero them so one-hot encoding works
-        flat = torch.where(observed, flat, torch.zeros_like(flat))
+        flat, observed = self.flat_for_completion(x, mask)
         return self._fill(flat, observed, generator)

@@ -36,7 +36,6 @@ from torch import nn
 
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
-from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.models.registry import register
 from genzoo.nn import rand
@@ -216,11 +215,5 @@ class NADE(GenerativeModel):
         observed dims that come later in the order, the usual approximate
         autoregressive completion.
         """
-        if tuple(mask.shape) != tuple(x.shape):
-            raise GenzooError(f"mask shape {tuple(mask.shape)} does not match x shape {tuple(x.shape)}")
-        B = x.shape[0]
-        observed = mask.reshape(B, self.D).to(device=self.device, dtype=torch.bool)
-        flat = x.reshape(B, self.D).to(device=self.device, dtype=self.spec.dtype).clone()
-        # unobserved entries may hold anything (e.g. -1); zero them so indexing W works
-        flat = torch.where(observed, flat, torch.zeros_like(flat))
+        flat, observed = self.flat_for_completion(x, mask)
         return self._fill(flat, observed, generator)
