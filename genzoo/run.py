@@ -98,14 +98,11 @@ def _pick_name(what: str, given: str | None, from_recipe: str | None) -> str | N
 
 
 def load_data(run: RunSpec, *, download: bool = True) -> Dataset:
-    opts = {k: v for k, v in dataclasses.asdict(run.data_options).items()}
-    return load_dataset(run.data, root=run.data_dir, download=download, **opts)
+    return load_dataset(run.data, root=run.data_dir, download=download, **dataclasses.asdict(run.data_options))
 
 
 def build(run: RunSpec, spec: DataSpec) -> GenerativeModel:
-    cls = get_model_class(run.model)
-    cls.check_spec(spec)
-    return cls(run.model_config, spec)
+    return get_model_class(run.model)(run.model_config, spec)  # __init__ checks the spec
 
 
 def new_run_dir(base: str | Path, model: str, data: str) -> Path:

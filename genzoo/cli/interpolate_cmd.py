@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             test = load_data(loaded.run, download=False).fixed("test")
             pick = torch.randperm(len(test), generator=g)[: 2 * args.pairs]
-            a, b = test.x[pick[: args.pairs]], test.x[pick[args.pairs: 2 * len(pick) // 2]]
+            a, b = test.x[pick[: args.pairs]], test.x[pick[args.pairs:]]
             if len(b) < len(a):
                 raise GenzooError("not enough test images for that many --pairs")
             labels = None

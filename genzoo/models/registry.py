@@ -68,7 +68,6 @@ def build_model(name: str, spec: DataSpec, config: dict[str, Any] | Any | None =
     from genzoo.config import build_config
 
     cls = get_model_class(name)
-    cls.check_spec(spec)
     if config is None or isinstance(config, dict):
         config = build_config(cls.Config, config or {}, what=f"key of model {name!r}")
-    return cls(config, spec)
+    return cls(config, spec)  # __init__ refuses data the model cannot model

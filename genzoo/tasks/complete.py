@@ -73,7 +73,8 @@ def complete_images(model: GenerativeModel, x: torch.Tensor, observed: torch.Ten
     mask = observed.unsqueeze(0).expand_as(x)
     xs = x.repeat_interleave(samples, dim=0).to(model.device)
     ms = mask.repeat_interleave(samples, dim=0).to(model.device)
-    with torch.no_grad() if not getattr(model, "complete_needs_grad", False) else torch.enable_grad():
+    # models that optimise (flows) turn gradients back on inside their own complete()
+    with torch.no_grad():
         out = model.complete(xs, ms, generator=g, **kwargs)
     out = out.detach().cpu()
     if not torch.equal(out[ms.cpu()], xs.cpu()[ms.cpu()]):

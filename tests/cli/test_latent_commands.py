@@ -34,7 +34,6 @@ def test_complete(made_run, tmp_path, capsys, cover):
 
 def test_complete_with_a_mask_file(made_run, tmp_path):
     mask = tmp_path / "mask.png"
-    Image.new("L", (8, 8), 255).crop((0, 0, 8, 8)).save(mask)
     img = Image.new("L", (8, 8), 0)
     img.paste(255, (2, 2, 6, 6))
     img.save(mask)
