@@ -1,8 +1,10 @@
-"""Fill in covered parts of test images with a trained model.
+"""Fill in covered parts of test examples with a trained model.
 
-Writes a grid whose rows are: the covered input (covered part tinted red), K
-completions, and the original; prints how far the completions are from the truth on
-the covered pixels.
+Images: writes a grid whose rows are the covered input (covered part tinted red), K
+completions, and the original. Sequences (text, melodies): the visible part is a prompt
+the model continues (``--cover end-0.5`` by default); writes a text file (or, for
+music, MIDI and MusicXML files) with each prompt, its K completions and the original.
+Prints how often the completions agree with the truth on the covered positions.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ HELP = "fill in covered parts of test images"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory")
-    p.add_argument("--cover", default="bottom-0.5",
-                   help="bottom-0.5 (default), bottom-0.75, right-0.5, top/left/center-F, or MASK.png (white = covered)")
+    p.add_argument("--cover", help="images: bottom-0.5 (default), bottom-0.75, right-0.5, top/left/center-F, or "
+                   "MASK.png (white = covered, the model's image size); sequences: end-0.5 (default), start-F, center-F")
     p.add_argument("-n", type=int, default=4, help="completions per image (default 4)")
-    p.add_argument("--count", type=int, default=8, help="test images (default 8)")
+    p.add_argument("--count", type=int, default=8, help="test examples (default 8)")
     p.add_argument("--steps", type=int, help="iterations for iterative completers (pseudo-Gibbs, optimisation, chains)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="test")
@@ -32,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from genzoo.errors import GenzooError
     from genzoo.run import load_data, load_run
-    from genzoo.tasks.complete import complete_images, completion_grid, cover_mask
+    from genzoo.tasks.complete import complete_images, completion_grid, cover_mask, write_sequence_completions
     from genzoo.train.distributed import resolve_device
 
     if args.n < 1 or args.count < 1:
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_run(args.run, weights=args.weights, device=str(resolve_device(args.device)))
     model, spec = loaded.model, loaded.spec
     model.require("complete")
-    observed = cover_mask(args.cover, spec)
+    cover = args.cover or ("end-0.5" if spec.kind == "sequence" else "bottom-0.5")
+    observed = cover_mask(cover, spec)
     if args.data_dir:
         loaded.run.data_dir = args.data_dir
     data = load_data(loaded.run, download=False)
@@ -56,14 +59,19 @@ def run(args: argparse.Namespace) -> int:
     cov = ~observed
     truth = x.unsqueeze(1).expand_as(comps)[:, :, cov]
     guess = comps[:, :, cov]
+    what = "positions" if spec.kind == "sequence" else "pixels"
     if spec.value_type == "continuous":
         err = f"mean squared error on covered pixels {float(((guess - truth) ** 2).mean()):.4f}"
     else:
-        err = f"covered pixels equal to the original: {float((guess == truth).float().mean()):.1%}"
-    tag = Path(args.cover).stem if args.cover.lower().endswith((".png", ".gif", ".jpg", ".jpeg", ".bmp")) else args.cover
-    out = Path(args.out) if args.out else loaded.path / f"complete-{tag}.png"
-    completion_grid(x, observed, comps, spec, out)
-    print(f"{model.name}: {args.count} images x {args.n} completions, cover {args.cover} "
+        err = f"covered {what} equal to the original: {float((guess == truth).float().mean()):.1%}"
+    tag = Path(cover).stem if cover.lower().endswith((".png", ".gif", ".jpg", ".jpeg", ".bmp")) else cover
+    if spec.kind == "sequence":
+        out = write_sequence_completions(x, observed, comps, spec,
+                                         Path(args.out) if args.out else loaded.path / f"complete-{tag}")
+    else:
+        out = Path(args.out) if args.out else loaded.path / f"complete-{tag}.png"
+        completion_grid(x, observed, comps, spec, out)
+    print(f"{model.name}: {len(x)} examples x {args.n} completions, cover {cover} "
           f"({int(cov.sum())} of {cov.numel()} values); {err}")
     print(f"wrote {out}")
     return 0

@@ -59,6 +59,7 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
     """Save samples in the form that suits the data; returns the path written.
 
     Images -> PNG grid; 2-D vectors -> scatter PNG (with ``reference`` points in grey);
+    melodies (music runs) -> a folder of MIDI + MusicXML files, one pair per sample;
     sequences with a vocabulary -> text file; count vectors (bags of words) -> text file
     of each document's most frequent words (:func:`count_lines`); anything else -> ``.npy``.
     """
@@ -71,6 +72,14 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
         return path.with_suffix(".png")
     if spec.kind == "vector" and spec.shape == (2,):
         return scatter_2d(x, path.with_suffix(".png"), title=title, reference=reference)
+    if spec.kind == "sequence" and spec.extra.get("modality") == "music":
+        from genzoo.data.music import write_melody
+
+        folder = path.with_suffix("")
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, row in enumerate(x.long().cpu()):
+            write_melody(row, spec.vocabulary, folder / f"melody-{i:02d}")
+        return folder
     if spec.kind == "sequence" and spec.vocabulary is not None:
         vocab = spec.vocabulary
         lines = ["".join(vocab[int(t)] for t in row) for row in x.long()]

@@ -1,7 +1,10 @@
-"""Completion: cover part of each test image and let the model fill it in.
+"""Completion: cover part of each test example and let the model fill it in.
 
-The cover is a named region (``bottom-0.5``, ``bottom-0.75``, ``right-0.5``,
-``top-0.5``, ``left-0.5``, ``center-0.5``) or a mask image (white = covered). Each model
+For images the cover is a named region (``bottom-0.5``, ``bottom-0.75``, ``right-0.5``,
+``top-0.5``, ``left-0.5``, ``center-0.5``) or a mask image of the model's image size
+(white = covered). For sequences it is ``end-F`` (alias ``right-F``: the last F of the
+positions, so completion continues the visible start), ``start-F`` (``left-F``) or
+``center-F``. Each model
 brings its own ``complete(x, mask)``: exact conditional sampling for raster-order
 autoregressive models, pseudo-Gibbs for latent-variable models, likelihood
 optimisation for flows, a clamped chain for Markov-chain models.
@@ -24,8 +27,10 @@ _REGION = re.compile(r"^(bottom|top|left|right|center)-(0?\.\d+|1(\.0+)?)$")
 
 def cover_mask(cover: str, spec: DataSpec) -> torch.Tensor:
     """A bool mask of ``spec.shape``: True = observed, False = covered (to be filled)."""
+    if spec.kind == "sequence":
+        return _sequence_cover(cover, spec)
     if spec.kind != "image":
-        raise GenzooError(f"--cover works on images; {spec.name!r} holds {spec.kind}s")
+        raise GenzooError(f"--cover works on images and sequences; {spec.name!r} holds {spec.kind}s")
     c, h, w = spec.shape
     m = _REGION.match(cover)
     if m:
@@ -53,9 +58,12 @@ def cover_mask(cover: str, spec: DataSpec) -> torch.Tensor:
         from PIL import Image, UnidentifiedImageError
 
         try:
-            img = Image.open(path).convert("L").resize((w, h), Image.NEAREST)
+            img = Image.open(path).convert("L")
         except (UnidentifiedImageError, OSError) as e:
             raise GenzooError(f"mask file {path} is not a readable image ({e})") from None
+        if img.size != (w, h):
+            raise GenzooError(f"mask file {path} is {img.width}x{img.height}; this model's images are {w}x{h} "
+                              "(width x height)")
         covered = torch.from_numpy(np.asarray(img) > 127)
         if not covered.any():
             raise GenzooError(f"mask file {path} covers nothing (white pixels mark the part to fill)")
@@ -64,9 +72,33 @@ def cover_mask(cover: str, spec: DataSpec) -> torch.Tensor:
                       "right/center with a fraction) or a mask image MASK.png (white = covered)")
 
 
+_SEQ_REGION = re.compile(r"^(end|right|start|left|center)-(0?\.\d+|1(\.0+)?)$")
+
+
+def _sequence_cover(cover: str, spec: DataSpec) -> torch.Tensor:
+    """Mask (T,) for a sequence cover such as ``end-0.5``."""
+    m = _SEQ_REGION.match(cover)
+    if not m:
+        raise GenzooError(f"bad cover {cover!r} for sequences: use end-F (or right-F) to continue the start, "
+                          "start-F (left-F) or center-F, with a fraction F such as 0.5")
+    where, frac = m.group(1), float(m.group(2))
+    if not 0.0 < frac < 1.0:
+        raise GenzooError(f"bad cover {cover!r}: the fraction must be between 0 and 1")
+    T = spec.shape[0]
+    r = max(1, round(T * frac))
+    observed = torch.ones(T, dtype=torch.bool)
+    if where in ("end", "right"):
+        observed[T - r:] = False
+    elif where in ("start", "left"):
+        observed[:r] = False
+    else:
+        observed[(T - r) // 2:(T - r) // 2 + r] = False
+    return observed
+
+
 def complete_images(model: GenerativeModel, x: torch.Tensor, observed: torch.Tensor, *, samples: int,
                     seed: int = 0, **kwargs) -> torch.Tensor:
-    """``samples`` completions of each image: returns (B, samples, *shape)."""
+    """``samples`` completions of each example (images or sequences): returns (B, samples, *shape)."""
     model.require("complete")
     g = torch.Generator().manual_seed(seed)
     b = x.shape[0]
@@ -111,3 +143,37 @@ def completion_grid(x: torch.Tensor, observed: torch.Tensor, completions: torch.
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid).save(path)
     return path
+
+
+def write_sequence_completions(x: torch.Tensor, observed: torch.Tensor, completions: torch.Tensor,
+                               spec: DataSpec, path: Path) -> Path:
+    """Text runs: one ``.txt`` with, per example, the visible part, K completions and the
+    original (covered characters shown as a middle dot). Music runs: a folder of MIDI and
+    MusicXML files ``example-I-original`` and ``example-I-completion-J``. Returns the path."""
+    from genzoo.tasks.primer import is_music
+
+    vocab = spec.vocabulary
+    if vocab is None:
+        raise GenzooError(f"cannot write completions of {spec.name!r}: its sequences have no vocabulary")
+    if is_music(spec):
+        from genzoo.data.music import write_melody
+
+        folder = path.with_suffix("")
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(len(x)):
+            write_melody(x[i], vocab, folder / f"example-{i}-original")
+            for j in range(completions.shape[1]):
+                write_melody(completions[i, j], vocab, folder / f"example-{i}-completion-{j}")
+        return folder
+    blocks = []
+    for i in range(len(x)):
+        shown = "".join(vocab[int(t)] if o else "\u00b7" for t, o in zip(x[i], observed))
+        lines = [f"== example {i}", "-- visible:", shown]
+        for j in range(completions.shape[1]):
+            lines += [f"-- completion {j}:", "".join(vocab[int(t)] for t in completions[i, j])]
+        lines += ["-- original:", "".join(vocab[int(t)] for t in x[i])]
+        blocks.append("\n".join(lines))
+    out = path.with_suffix(".txt")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n\n".join(blocks) + "\n")
+    return out

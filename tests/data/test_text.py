@@ -98,3 +98,15 @@ def test_missing_and_empty_paths_are_one_line_errors(tmp_path):
 def test_encode_rejects_unknown_characters():
     with pytest.raises(GenzooError, match="vocabulary"):
         encode_text("abz", ("a", "b"))
+
+
+def test_builtin_pydoc_corpus_is_english_prose(tmp_path):
+    d = load_dataset("text", corpus="pydoc", block_size=128)
+    assert d.info["chars"] > 100_000 and d.info["root"] == "corpus pydoc"
+    text = "".join(decode_text(r, d.spec.vocabulary) for r in d.test.x)
+    assert text.count(" the ") > 50  # words, not noise
+    assert d.train.x.shape[1] == 128 and len(d.test) > 0
+    with pytest.raises(GenzooError, match="not both"):
+        load_dataset("text", root=tmp_path, corpus="pydoc")
+    with pytest.raises(GenzooError, match="corpus"):
+        load_dataset("text", corpus="shakespeare")

@@ -57,11 +57,23 @@ def test_named_covers(cover, covered):
 def test_mask_image_cover(tmp_path):
     from PIL import Image
 
-    img = Image.new("L", (16, 16), 0)
-    img.paste(255, (0, 0, 8, 16))  # white left half = covered
+    img = Image.new("L", (8, 8), 0)
+    img.paste(255, (0, 0, 4, 8))  # white left half = covered
     img.save(tmp_path / "m.png")
     m = cover_mask(str(tmp_path / "m.png"), SPEC)
     assert not m[0, :, :4].any() and m[0, :, 4:].all()
+    Image.new("L", (16, 16), 255).save(tmp_path / "big.png")
+    with pytest.raises(GenzooError, match="16x16; this model's images are 8x8"):
+        cover_mask(str(tmp_path / "big.png"), SPEC)
+
+
+@pytest.mark.parametrize("cover,observed", [("end-0.5", [1, 1, 1, 0, 0, 0]), ("right-0.2", [1, 1, 1, 1, 1, 0]),
+                                            ("start-0.5", [0, 0, 0, 1, 1, 1]), ("center-0.34", [1, 1, 0, 0, 1, 1])])
+def test_sequence_covers(cover, observed):
+    seq = DataSpec("s", "sequence", (6,), "categorical", num_values=3)
+    assert cover_mask(cover, seq).tolist() == [bool(v) for v in observed]
+    with pytest.raises(GenzooError, match="for sequences"):
+        cover_mask("bottom-0.5", seq)
 
 
 @pytest.mark.parametrize("cover", ["bottom", "bottom-1.5", "diagonal-0.5", "missing.png"])
