@@ -15,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", help="test (default), valid or train")
     p.add_argument("--metrics", default="nll", help=f"comma-separated, from: {', '.join(METRICS)}")
     p.add_argument("--k", type=int, help="importance samples for models whose likelihood is a bound")
+    p.add_argument("--ensemble", type=int,
+                   help="for mask ensembles (made): average the probabilities of this many masks")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--data-dir", help="where the dataset files are (default: as in training)")
     p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
@@ -46,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
         if args.k < 1:
             raise GenzooError(f"bad value {args.k} for --k: must be >= 1")
         kwargs["k"] = args.k
+    if args.ensemble is not None:
+        if "ensemble" not in inspect.signature(model.log_prob).parameters:
+            raise GenzooError(f"--ensemble is for models with mask ensembles (made); {model.name!r} has none")
+        kwargs["ensemble"] = args.ensemble
     data = load_data(loaded.run, download=False)
     split = data.fixed(args.split)
     res = evaluate_nll(model, split.x, batch_size=args.batch_size, progress=not args.json, **kwargs)

@@ -91,3 +91,17 @@ def test_image_primer_values_are_observed(made_run):
     assert observed[:, :4].all() and not observed[:, 4:].any()  # a full picture keeps its top half
     comps = complete_images(loaded.model, x[None], observed, samples=3, seed=0)[0]
     assert torch.equal(comps[:, observed], x[observed].expand(3, -1))
+
+
+def test_eval_with_a_mask_ensemble(tmp_path, capsys):
+    import json
+
+    d = tmp_path / "made"
+    assert main(["train", "made", "--steps", "20", "--set", "hidden=32", "--set", "order_agnostic=true",
+                 "--set", "num_masks=4", "--run-dir", str(d), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(d), "--ensemble", "4", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert "4" in res["note"] and res["kind"] == "exact"
+    assert main(["eval", str(d), "--ensemble", "9"]) == 2
+    assert "4 masks" in capsys.readouterr().err
