@@ -1,0 +1,383 @@
+"""Pixel LSTMs: an image read as a sequence by a raster-scan LSTM, or by the Row LSTM.
+
+van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", ICML.
+
+An image is a sequence of D = H*W*C values in raster order with the channels of a pixel
+interleaved: position ``t = (i*W + j)*C + c`` (``x.permute(0, 2, 3, 1).reshape(B, -1)``),
+and ``p(x) = prod_t p(x_t | x_<t)`` with every conditional a softmax over the K values
+(binary images are K = 2, sampled as float 0/1). ``variant`` picks how the conditionals
+are computed:
+
+* ``raster``: the simplest pixel LSTM. A stacked LSTM reads the values one at a time;
+  the input at position t is the embedding of the previous value x_{t-1} (a start token
+  at t = 0) plus learned embeddings of the row, column and channel of t, so the network
+  knows where in the image it is. x_t is predicted from the state after reading x_<t.
+* ``row``: the paper's Row LSTM (section 3.1). Rows are processed top to bottom, a whole
+  row at once; for row i of every layer
+
+      [o, f, i, g] = sigma(K_ss * h_{i-1} + K_is * x_i)      (paper eq. 3; g uses tanh)
+      c_i = f . c_{i-1} + i . g,    h_i = o . tanh(c_i)
+
+  where ``K_ss * h_{i-1}`` is a 1-D convolution (width ``kernel``) over the previous row's
+  hidden states and ``K_is * x_i`` a masked 1-D convolution over the layer's input row:
+  pixel j sees the pixels left of it only (mask A in the first layer, whose input is the
+  image; mask B, the pixel itself included, in later layers, whose input is the layer
+  below). The first layer's K_is also covers the image row above, unmasked (the role of
+  the paper's first 7x7 mask-A convolution): without it the last pixel of every row
+  would reach no later pixel at all. Each pixel sees a triangle of the rows above
+  through the states. With C > 1 channels the hidden units form C groups: at the centre
+  pixel group c sees the input channels < c (mask A) or the groups <= c (mask B), and
+  the logits of channel c come from groups <= c. Layers after the first add their input
+  back (residual connections, as in the paper).
+
+Both give an exact ``log_prob`` in one pass (D LSTM steps for ``raster``, H row steps
+per layer for ``row``). Generation uses :class:`genzoo.nn.decoding.TokenSampler`: the
+cached path carries the LSTM state (h, c) value to value (``raster``), or computes only
+the LSTM cell of each layer at the new pixel from the previous row's cached states and
+the current row's already generated inputs (``row``); ``cached=False`` recomputes the
+whole network for every new value. Both draw the same random numbers, hence the same
+samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genzoo.config import choice, positive
+from genzoo.data.spec import DataSpec
+from genzoo.errors import GenzooError
+from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.registry import register
+from genzoo.nn.decoding import TokenSampler
+from genzoo.nn.modes import eval_mode
+
+State = tuple[torch.Tensor, torch.Tensor]  # (h, c) of nn.LSTM, each (layers, B, hidden)
+
+
+@dataclass
+class PixelLSTMConfig:
+    """Pixel LSTM hyperparameters.
+
+    Args:
+        variant: ``raster`` (an LSTM over the values in raster order) or ``row`` (the
+            paper's Row LSTM, one row of the image per step).
+        hidden: width of the LSTM state (h and c) in every layer; for ``row`` on C-channel
+            images a multiple of C (one group of units per channel).
+        layers: number of stacked LSTM layers.
+        embed: width of the value and position embeddings (``raster`` only).
+        kernel: width of the Row LSTM's input-to-state and state-to-state convolutions
+            (odd, >= 3; ``row`` only; the paper uses 3).
+        dropout: dropout between layers and before the output layer (``raster`` also on
+            the embeddings), in training only; log_prob and sampling never drop.
+    """
+
+    variant: Literal["raster", "row"] = "raster"
+    hidden: int = 64
+    layers: int = 2
+    embed: int = 32
+    kernel: int = 3
+    dropout: float = 0.0
+
+    def validate(self) -> None:
+        choice(self.variant, ("raster", "row"), "variant")
+        positive(self.hidden, "hidden")
+        positive(self.layers, "layers")
+        positive(self.embed, "embed")
+        if self.kernel < 3 or self.kernel % 2 == 0:
+            raise GenzooError(f"bad value {self.kernel!r} for kernel: must be odd and >= 3")
+        if not 0.0 <= self.dropout < 1.0:
+            raise GenzooError(f"bad value {self.dropout!r} for dropout: must be in [0, 1)")
+
+
+def lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """LSTM update from pre-activations (B, 4*hidden, ...) ordered [i, f, o, g] along dim 1."""
+    i, f, o, g = gates.chunk(4, 1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class RowLSTMLayer(nn.Module):
+    """One Row LSTM layer: masked input-to-state and plain state-to-state convolutions.
+
+    ``rows`` is how many input rows K_is covers (the current one last); ``in_group`` and
+    ``group`` give the channel group of every input channel and hidden unit. At the centre
+    pixel a group sees the lower input groups only with ``mask_a``, its own group too without
+    (mask B).
+    """
+
+    def __init__(self, in_group: torch.Tensor, group: torch.Tensor, *, kernel: int, rows: int,
+                 mask_a: bool) -> None:
+        super().__init__()
+        cin, hidden = len(in_group), len(group)
+        self.hidden, self.kernel, self.rows = hidden, kernel, rows
+        self.input_to_state = nn.Conv2d(cin, 4 * hidden, (rows, kernel))
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, kernel, padding=kernel // 2, bias=False)
+        p = kernel // 2
+        mask = torch.ones(4 * hidden, cin, rows, kernel)  # rows above: seen whole
+        mask[:, :, -1, p + 1:] = 0.0  # current row: nothing right of the pixel
+        out_group = group.repeat(4)[:, None]  # the same groups in each of the four gates
+        mask[:, :, -1, p] = (in_group[None] < out_group if mask_a else in_group[None] <= out_group).float()
+        self.register_buffer("mask", mask, persistent=False)  # rebuilt from the config
+        with torch.no_grad():  # start with the forget gate open
+            self.input_to_state.bias[hidden:2 * hidden].fill_(1.0)
+
+    def input_gates(self, inp: torch.Tensor) -> torch.Tensor:
+        """K_is * x for every row at once: (B, cin, H, W) -> (B, 4*hidden, H, W)."""
+        p = self.kernel // 2
+        return F.conv2d(F.pad(inp, (p, p, self.rows - 1, 0)), self.input_to_state.weight * self.mask,
+                        self.input_to_state.bias)
+
+    def recur(self, pre: torch.Tensor) -> torch.Tensor:
+        """Run the rows top to bottom: input gates (B, 4*hidden, H, W) -> h (B, hidden, H, W)."""
+        B, _, _, W = pre.shape
+        h = c = pre.new_zeros(B, self.hidden, W)
+        hs = []
+        for pre_i in pre.unbind(2):  # (B, 4*hidden, W); unbind, as indexing would cost a full-size gradient per row
+            h, c = lstm_cell(pre_i + self.state_to_state(h), c)
+            hs.append(h)
+        return torch.stack(hs, 2)
+
+    def at_pixel(self, inp: torch.Tensor, h_above: torch.Tensor, c_above: torch.Tensor,
+                 extra: torch.Tensor | float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cell at one pixel from its windows: input rows (n, cin, rows, kernel), the
+        row above's h (n, hidden, kernel) and c (n, hidden); returns (h, c), each (n, hidden)."""
+        gates = (torch.einsum("bcrk,ocrk->bo", inp, self.input_to_state.weight * self.mask)
+                 + self.input_to_state.bias + extra
+                 + torch.einsum("bhk,ohk->bo", h_above, self.state_to_state.weight))
+        return lstm_cell(gates, c_above)
+
+
+@dataclass
+class RowCache:
+    """What cached Row LSTM sampling keeps: position ``t`` whose logits were returned last,
+    and per layer the input rows it sees ``inputs`` (n, cin, rows, W + 2p), zero padded and
+    the current row last, the hidden states of the row above (``h_above`` (n, hidden, W + 2p),
+    ``c_above`` (n, hidden, W)) and those of the current row computed so far."""
+
+    t: int
+    inputs: list[torch.Tensor]
+    h_above: list[torch.Tensor]
+    c_above: list[torch.Tensor]
+    h_row: list[torch.Tensor]
+    c_row: list[torch.Tensor]
+
+
+@register
+class PixelLSTM(TokenSampler, GenerativeModel):
+    """Raster-scan pixel LSTM or Row LSTM over binary/categorical images; exact ``log_prob``."""
+
+    name = "pixel_lstm"
+    Config = PixelLSTMConfig
+    likelihood = "exact"
+    accepts = (("image", "binary"), ("image", "categorical"))
+    capabilities = ("complete",)
+    family = "autoregressive"
+
+    def __init__(self, config: PixelLSTMConfig, spec: DataSpec) -> None:
+        super().__init__(config, spec)
+        self.C, self.H, self.W = C, H, W = spec.shape
+        self.D = self.max_length = spec.dim
+        self.K = K = int(spec.num_values)
+        hid = config.hidden
+        self.drop = nn.Dropout(config.dropout)
+        t = torch.arange(self.D)
+        self.register_buffer("pos_row", t // (W * C), persistent=False)  # (D,) row of position t
+        self.register_buffer("pos_col", (t // C) % W, persistent=False)
+        self.register_buffer("pos_chan", t % C, persistent=False)
+        if config.variant == "raster":
+            self.bos = K  # the start token: one embedding row past the data's values
+            self.value_embed = nn.Embedding(K + 1, config.embed)
+            self.row_embed = nn.Embedding(H, config.embed)
+            self.col_embed = nn.Embedding(W, config.embed)
+            self.chan_embed = nn.Embedding(C, config.embed)
+            self.rnn = nn.LSTM(config.embed, hid, num_layers=config.layers, batch_first=True,
+                               dropout=config.dropout if config.layers > 1 else 0.0)
+            self.head = nn.Linear(hid, K)
+            return
+        if hid % C:
+            raise GenzooError(f"hidden ({hid}) must be a multiple of the {C} image channels for variant 'row'")
+        group = torch.arange(hid) // (hid // C)  # (hidden,) the channel group of each unit
+        onehot_group = torch.arange(C * K) // K  # (C*K,) one-hot input (c, k) belongs to channel c
+        # The first layer reads the one-hot image (a convolution of one-hot inputs is a learned
+        # embedding), the row above included; later layers read the layer below.
+        self.layers = nn.ModuleList(
+            [RowLSTMLayer(onehot_group, group, kernel=config.kernel, rows=2, mask_a=True)]
+            + [RowLSTMLayer(group, group, kernel=config.kernel, rows=1, mask_a=False)
+               for _ in range(config.layers - 1)])
+        # where the first layer is in the image: learned biases on its gates
+        self.row_bias = nn.Parameter(torch.zeros(H, 4 * hid))
+        self.col_bias = nn.Parameter(torch.zeros(W, 4 * hid))
+        self.head = nn.Linear(hid, C * K)
+        chan_of_logit = torch.arange(C * K) // K
+        self.register_buffer("head_mask", (group[None] <= chan_of_logit[:, None]).float(), persistent=False)
+
+    # ---- layout ------------------------------------------------------------------
+    def _flatten(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, D) in raster order, channels interleaved."""
+        return x.permute(0, 2, 3, 1).reshape(x.shape[0], self.D)
+
+    def _image(self, flat: torch.Tensor) -> torch.Tensor:
+        """(B, D) in raster order -> (B, C, H, W)."""
+        return flat.view(-1, self.H, self.W, self.C).permute(0, 3, 1, 2)
+
+    # ---- raster variant ----------------------------------------------------------
+    def _raster(self, inputs: torch.Tensor, t0: int, state: State | None) -> tuple[torch.Tensor, State]:
+        """Logits (B, L, K) at positions t0 .. t0+L-1 from their inputs (B, L) (the value
+        before each position), and the LSTM state after them."""
+        pos = slice(t0, t0 + inputs.shape[1])
+        where = self.row_embed(self.pos_row[pos]) + self.col_embed(self.pos_col[pos]) + self.chan_embed(
+            self.pos_chan[pos])  # (L, embed)
+        h, state = self.rnn(self.drop(self.value_embed(inputs) + where), state)  # (B, L, hidden)
+        return self.head(self.drop(h)), state
+
+    def _with_bos(self, flat: torch.Tensor) -> torch.Tensor:
+        """[BOS, x_0 .. x_{L-1}] (B, L+1)."""
+        bos = torch.full((flat.shape[0], 1), self.bos, dtype=torch.long, device=flat.device)
+        return torch.cat([bos, flat.long()], 1)
+
+    # ---- row variant -------------------------------------------------------------
+    def _onehot(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) values -> (B, C*K, H, W) one-hot, channel-major as the groups expect."""
+        B = x.shape[0]
+        return F.one_hot(x.long(), self.K).permute(0, 1, 4, 2, 3).reshape(B, self.C * self.K, self.H, self.W).to(
+            self.head.weight.dtype)
+
+    def _head(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits (..., C*K) from the last layer (..., hidden): channel c from groups <= c."""
+        return F.linear(h, self.head.weight * self.head_mask, self.head.bias)
+
+    def _row_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, D, K) of every position from the image (B, C, H, W), one layer at a time."""
+        B = x.shape[0]
+        inp = self._onehot(x)  # (B, C*K, H, W)
+        for li, layer in enumerate(self.layers):
+            pre = layer.input_gates(inp)  # (B, 4*hidden, H, W): no recurrence in K_is
+            if li == 0:
+                pre = pre + (self.row_bias.t()[:, :, None] + self.col_bias.t()[:, None, :])
+            out = layer.recur(pre)  # (B, hidden, H, W)
+            inp = self.drop(out if li == 0 else out + inp)
+        return self._head(inp.permute(0, 2, 3, 1)).reshape(B, self.D, self.K)
+
+    def _row_cache(self, n: int) -> RowCache:
+        """An empty cache for ``n`` images, at position 0."""
+        p, W, dt, dev = self.config.kernel // 2, self.W, self.head.weight.dtype, self.device
+
+        def zeros(*shape: int) -> list[torch.Tensor]:
+            return [torch.zeros(n, *shape, dtype=dt, device=dev) for _ in self.layers]
+
+        hid = self.config.hidden
+        inputs = [torch.zeros(n, layer.input_to_state.in_channels, layer.rows, W + 2 * p, dtype=dt, device=dev)
+                  for layer in self.layers]
+        return RowCache(t=0, inputs=inputs, h_above=zeros(hid, W + 2 * p), c_above=zeros(hid, W),
+                        h_row=zeros(hid, W + 2 * p), c_row=zeros(hid, W))
+
+    def _row_logits(self, cache: RowCache) -> torch.Tensor:
+        """Logits (n, K) at position ``cache.t``: one LSTM cell per layer at its pixel."""
+        i, j, ch = (int(v[cache.t]) for v in (self.pos_row, self.pos_col, self.pos_chan))
+        p, k = self.config.kernel // 2, self.config.kernel
+        if i > 0 and j == 0 and ch == 0:  # a new row: the current row moves up
+            for li in range(len(self.layers)):
+                rows = cache.inputs[li]
+                cache.inputs[li] = torch.cat([rows[:, :, 1:], torch.zeros_like(rows[:, :, :1])], 2)
+                cache.h_above[li], cache.c_above[li] = cache.h_row[li], cache.c_row[li]
+                cache.h_row[li], cache.c_row[li] = torch.zeros_like(cache.h_row[li]), torch.zeros_like(cache.c_row[li])
+        for li, layer in enumerate(self.layers):
+            # A pixel's cell is recomputed for each of its C channels as more of its values
+            # arrive; the masks keep what the earlier channels saw unchanged.
+            extra = self.row_bias[i] + self.col_bias[j] if li == 0 else 0.0
+            h, c = layer.at_pixel(cache.inputs[li][..., j:j + k], cache.h_above[li][..., j:j + k],
+                                  cache.c_above[li][..., j], extra)
+            cache.h_row[li][..., p + j], cache.c_row[li][..., j] = h, c
+            out = h if li == 0 else h + cache.inputs[li][:, :, -1, p + j]
+            if li + 1 < len(self.layers):
+                cache.inputs[li + 1][:, :, -1, p + j] = out
+        return self._head(out).view(-1, self.C, self.K)[:, ch]
+
+    # ---- both --------------------------------------------------------------------
+    def _logits(self, flat: torch.Tensor) -> torch.Tensor:
+        """Logits (B, D, K) of ``p(x_t | x_<t)`` for every position t of ``flat`` (B, D)."""
+        if self.config.variant == "raster":
+            return self._raster(self._with_bos(flat[:, :-1]), 0, None)[0]
+        return self._row_forward(self._image(flat))
+
+    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        flat = self._flatten(x.to(self.device)).long()  # (B, D)
+        return F.log_softmax(self._logits(flat), -1).gather(-1, flat[..., None]).squeeze(-1).sum(1)
+
+    # ---- the contract --------------------------------------------------------------
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Mean negative log-likelihood per image (nats); logs bits per dimension."""
+        nll = -self._log_prob(batch["x"]).mean()
+        return {"loss": nll, "bits_per_dim": nll.detach() / (self.D * math.log(2))}
+
+    def log_prob(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
+        """Exact log p(x) in nats, shape (B,), for images x (B, C, H, W) (dropout off)."""
+        with eval_mode(self):
+            return self._log_prob(x)
+
+    def sample(self, n: int, *, condition: torch.Tensor | None = None,
+               generator: torch.Generator | None = None, cached: bool = True) -> torch.Tensor:
+        """Draw ``n`` images (n, C, H, W) one value at a time in raster order.
+
+        ``cached=False`` recomputes the whole network for every value (slow; the same
+        samples from the same generator).
+        """
+        self.sample_condition(n, condition)
+        flat = self.generate(n, self.D, generator=generator, cached=cached)
+        return self._image(flat).contiguous().to(self.spec.dtype)
+
+    @torch.no_grad()
+    def complete(self, x: torch.Tensor, mask: torch.Tensor, *,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Fill the values where ``mask`` is False in raster order, keeping observed ones.
+
+        Exact draws from ``p(missing | observed)`` when the observed values come first in
+        the raster order (e.g. the top rows); see :meth:`TokenSampler.fill_left_to_right`.
+        """
+        flat, observed = self.flat_for_completion(x, mask)  # (B, C*H*W), channel-major
+        chw = (-1, self.C, self.H, self.W)
+        flat, observed = self._flatten(flat.view(chw)), self._flatten(observed.view(chw))
+        filled = self.fill_left_to_right(flat, observed, generator=generator)
+        return self._image(filled).contiguous().to(self.spec.dtype)
+
+    # ---- generation (TokenSampler) -------------------------------------------------
+    def start(self, prefix: torch.Tensor, n: int) -> tuple[torch.Tensor, RowCache | tuple[State, int]]:
+        """Read the prefix (n, L) once: logits (n, K) of position L and the cache."""
+        if self.config.variant == "raster":
+            logits, state = self._raster(self._with_bos(prefix), 0, None)
+            return logits[:, -1], (state, prefix.shape[1])
+        cache = self._row_cache(n)
+        logits = self._row_logits(cache)
+        for t in range(prefix.shape[1]):
+            logits, cache = self.step(prefix[:, t], cache)
+        return logits, cache
+
+    def step(self, tokens: torch.Tensor, cache: RowCache | tuple[State, int]
+             ) -> tuple[torch.Tensor, RowCache | tuple[State, int]]:
+        """Feed the value (n,) drawn at the cached position; logits (n, K) of the next one."""
+        if self.config.variant == "raster":
+            state, t = cache  # type: ignore[misc]
+            logits, state = self._raster(tokens[:, None], t + 1, state)  # x_t is the input of t + 1
+            return logits[:, -1], (state, t + 1)
+        assert isinstance(cache, RowCache)
+        j, ch = int(self.pos_col[cache.t]), int(self.pos_chan[cache.t])
+        p = self.config.kernel // 2
+        cache.inputs[0][:, ch * self.K:(ch + 1) * self.K, -1, p + j] = F.one_hot(tokens, self.K).to(
+            cache.inputs[0].dtype)
+        cache.t += 1
+        return self._row_logits(cache), cache
+
+    def next_logits(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
+        """Naive: the whole network on the prefix (n, L) (zeros after it); logits of position L."""
+        L = prefix.shape[1]
+        if self.config.variant == "raster":
+            return self._raster(self._with_bos(prefix), 0, None)[0][:, -1]
+        flat = torch.zeros(n, self.D, dtype=torch.long, device=prefix.device)
+        flat[:, :L] = prefix
+        return self._row_forward(self._image(flat))[:, L]
