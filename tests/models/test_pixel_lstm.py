@@ -56,13 +56,13 @@ def test_log_prob_sums_to_one(variant, key):
 @pytest.mark.parametrize("spec", [BIN, RGB_CAT], ids=["binary", "rgb-categorical"])
 def test_no_output_depends_on_a_later_position(variant, spec):
     model = make(spec, variant, layers=3)
-    flat = model._flatten(random_images(spec, 3, 0)).long()  # (B, D) in raster order
+    flat = model.to_tokens(random_images(spec, 3, 0)).long()  # (B, D) in raster order
     with torch.no_grad():
-        base = model._logits(flat)  # (B, D, K): position t predicts x_t
+        base = model.stream_logits(flat)  # (B, D, K): position t predicts x_t
         for t in range(model.D):
             y = flat.clone()
             y[:, t] = (y[:, t] + 1) % spec.num_values
-            out = model._logits(y)
+            out = model.stream_logits(y)
             assert torch.equal(out[:, : t + 1], base[:, : t + 1]), f"x_{t} leaks into an earlier conditional"
             if t < model.D - 1:  # and x_t does reach some later conditional
                 assert not torch.allclose(out[:, t + 1:], base[:, t + 1:])
@@ -73,9 +73,9 @@ def test_no_output_depends_on_a_later_position(variant, spec):
 def test_cached_steps_give_the_full_pass_logits(variant, spec):
     # the per-value cache (carried state / one Row LSTM cell per pixel) against log_prob's pass
     model = make(spec, variant)
-    flat = model._flatten(random_images(spec, 4, 1)).long()
+    flat = model.to_tokens(random_images(spec, 4, 1)).long()
     with torch.no_grad():
-        full = model._logits(flat)
+        full = model.stream_logits(flat)
         logits, cache = model.start(flat[:, :0], 4)
         steps = [logits]
         for t in range(model.D - 1):
@@ -94,7 +94,7 @@ def test_cached_and_naive_sampling_are_identical(variant, spec):
     assert int(a.min()) >= 0 and int(a.max()) < spec.num_values
     assert torch.equal(a, b)
     assert not torch.equal(a, model.sample(6, generator=torch.Generator().manual_seed(4)))
-    prompt = model._flatten(random_images(spec, 6, 2)).long()[:, :5]
+    prompt = model.to_tokens(random_images(spec, 6, 2)).long()[:, :5]
     for kw in ({}, {"temperature": 0.8, "top_k": 2}):
         g = model.generate(6, model.D - 5, prompt=prompt, generator=torch.Generator().manual_seed(5), **kw)
         n = model.generate(6, model.D - 5, prompt=prompt, generator=torch.Generator().manual_seed(5), cached=False,
@@ -125,9 +125,9 @@ def test_complete(variant, spec):
     top[:, :, 0] = True
     out = model.complete(torch.where(top, x, -1 * torch.ones_like(x)), top, generator=torch.Generator().manual_seed(1))
     P = spec.shape[0] * spec.shape[2]
-    gen = model.generate(5, model.D - P, prompt=model._flatten(x).long()[:, :P],
+    gen = model.generate(5, model.D - P, prompt=model.to_tokens(x).long()[:, :P],
                          generator=torch.Generator().manual_seed(1))
-    assert out.dtype == spec.dtype and torch.equal(model._flatten(out).long(), gen)
+    assert out.dtype == spec.dtype and torch.equal(model.to_tokens(out).long(), gen)
     # any mask: observed values come back unchanged
     mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(2)) < 0.5
     out = model.complete(x, mask, generator=torch.Generator().manual_seed(3))

@@ -12,6 +12,7 @@ from genzoo.config import build_config
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.autoregressive.pixelcnn import PixelCNN
+from genzoo.nn.values import to_unit
 
 BIN = DataSpec("b", "image", (1, 5, 5), "binary", num_classes=3)
 CAT = DataSpec("c", "image", (1, 4, 4), "categorical", num_values=5)
@@ -61,12 +62,12 @@ def test_no_output_depends_on_a_later_position(case):
     C, H, W = spec.shape
     x = random_images(spec, 2)
     y = labels(model, 2)
-    base = model.network(x, y)  # (B, C, P, H, W)
+    base = model.network(to_unit(x, spec), y)  # (B, C, P, H, W)
     other = random_images(spec, 2, seed=1)
     for c, i, j in itertools.product(range(C), range(H), range(W)):
         x2 = x.clone()
         x2[:, c, i, j] = other[:, c, i, j] if not torch.equal(other[:, c, i, j], x[:, c, i, j]) else 1 - x[:, c, i, j]
-        out = model.network(x2, y)
+        out = model.network(to_unit(x2, spec), y)
         t = i * W + j
         flat_base, flat_out = base.flatten(3), out.flatten(3)  # (B, C, P, H*W)
         # every earlier pixel, and at pixel t the channels up to c, must not move
@@ -94,10 +95,10 @@ def test_cached_matches_network_at_every_step():
     x = random_images(spec, 2)
     from genzoo.models.autoregressive.pixelcnn import _CachedPass
 
-    full = model.network(x)  # (B, C, P, H, W)
+    full = model.network(to_unit(x, spec))  # (B, C, P, H, W)
     fast = _CachedPass(model, x, None)
     for i, j in itertools.product(range(spec.shape[1]), range(spec.shape[2])):
-        assert torch.allclose(fast.step(i, j), full[:, :, :, i, j], atol=1e-5)
+        assert torch.allclose(fast.params(i, j), full[:, :, :, i, j], atol=1e-5)
 
 
 @pytest.mark.parametrize("spec,over", [

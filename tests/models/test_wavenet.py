@@ -68,7 +68,7 @@ def test_sample_cached_equals_naive_in_the_data_space(spec):
     if spec.value_type == "binary":
         assert set(a.unique().tolist()) <= {0.0, 1.0}
     g = model.generate(5, spec.dim, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(model._tokens(a), g)
+    assert torch.equal(model.to_tokens(a), g)
 
 
 def test_chain_rule_by_steps_matches_log_prob():
@@ -88,11 +88,11 @@ def test_no_output_depends_on_a_later_position_and_the_receptive_field_is_exact(
     RF = model.receptive_field  # 16
     x = torch.randint(0, 5, (3, 40), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        base = model(model._with_bos(x[:, :-1]))  # (B, T, K): position p predicts x_p
+        base = model(model.with_bos(x[:, :-1]))  # (B, T, K): position p predicts x_p
         for t in (0, 5, 20, 38):
             y = x.clone()
             y[:, t] = (y[:, t] + 1) % 5
-            out = model(model._with_bos(y[:, :-1]))
+            out = model(model.with_bos(y[:, :-1]))
             assert torch.equal(out[:, : t + 1], base[:, : t + 1]), t  # positions <= t unchanged
             # x_t reaches the outputs t+1 .. t+RF and no further
             assert not torch.allclose(out[:, t + 1], base[:, t + 1])
@@ -114,12 +114,12 @@ def test_log_prob_sums_to_one_over_a_tiny_space(spec):
 def test_images_are_read_in_raster_order_with_channels_interleaved():
     model = make(RGB_IMG)
     x = torch.arange(27).reshape(1, 3, 3, 3)  # (1, C, H, W)
-    tokens = model._tokens(x)
+    tokens = model.to_tokens(x)
     assert tokens[0, :4].tolist() == [x[0, 0, 0, 0], x[0, 1, 0, 0], x[0, 2, 0, 0], x[0, 0, 0, 1]]
-    assert torch.equal(model._from_tokens(tokens), x)
+    assert torch.equal(model.from_tokens(tokens), x)
     b = make(BIN_IMG)
     img = (torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(0)) < 0.5).float()
-    assert torch.equal(b._from_tokens(b._tokens(img)), img)
+    assert torch.equal(b.from_tokens(b.to_tokens(img)), img)
 
 
 def test_complete_keeps_observed_and_a_prefix_continues_like_generate():
@@ -130,8 +130,8 @@ def test_complete_keeps_observed_and_a_prefix_continues_like_generate():
     out = model.complete(torch.where(mask, x, -1.0), mask, generator=torch.Generator().manual_seed(3))
     assert torch.equal(out[mask], x[mask]) and out.shape == x.shape and out.dtype == torch.float32
     assert set(out.unique().tolist()) <= {0.0, 1.0}
-    g = model.generate(6, 8, prompt=model._tokens(x)[:, :8], generator=torch.Generator().manual_seed(3))
-    assert torch.equal(model._tokens(out), g)
+    g = model.generate(6, 8, prompt=model.to_tokens(x)[:, :8], generator=torch.Generator().manual_seed(3))
+    assert torch.equal(model.to_tokens(out), g)
     mask[0, 0, 3, 3] = True  # an observed value after a gap stays as it is
     out = model.complete(x, mask, generator=torch.Generator().manual_seed(4))
     assert torch.equal(out[mask], x[mask])

@@ -32,7 +32,6 @@ layer's cached row of left context. A whole image then costs about one forward p
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,11 +42,8 @@ from torch import nn
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.autoregressive.raster import RasterImageModel, channel_groups
 from genzoo.models.registry import register
-from genzoo.nn import rand
-from genzoo.nn.modes import eval_mode
-from genzoo.nn.pixel_outputs import make_pixel_output
 from genzoo.nn.values import to_unit
 
 
@@ -87,11 +83,6 @@ class GatedPixelCNNConfig:
             k = getattr(self, key)
             if k < 3 or k % 2 == 0:
                 raise GenzooError(f"bad value {k!r} for {key}: must be an odd number >= 3")
-
-
-def channel_groups(n: int, C: int) -> torch.Tensor:
-    """Group (0..C-1) of each of ``n`` feature maps: C contiguous, near-equal blocks."""
-    return torch.arange(n) * C // n
 
 
 def gate(pre: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -164,30 +155,21 @@ class GatedLayer(nn.Module):
 
 
 @register
-class GatedPixelCNN(GenerativeModel):
-    """Gated PixelCNN over images (binary, categorical, continuous); exact ``log_prob``."""
+class GatedPixelCNN(RasterImageModel):
+    """Gated PixelCNN over images (binary, categorical, continuous); exact ``log_prob``.
+
+    Likelihood, loss, sampling and completion: :class:`~genzoo.models.autoregressive.raster.RasterImageModel`.
+    """
 
     name = "gated_pixelcnn"
     Config = GatedPixelCNNConfig
-    likelihood = "exact"
-    accepts = (("image", "binary"), ("image", "categorical"), ("image", "continuous"))
-    capabilities = ("complete",)
-    family = "autoregressive"
 
     def __init__(self, config: GatedPixelCNNConfig, spec: DataSpec) -> None:
-        super().__init__(config, spec)
-        C, self.H, self.W = spec.shape
-        self.C = C
-        width = config.channels
-        if width < C:
+        C = spec.shape[0]
+        if config.channels < C:
             raise GenzooError(f"gated_pixelcnn needs channels >= the {C} image channels (one group each)")
-        if config.conditional:
-            if not spec.num_classes:
-                raise GenzooError(f"conditional gated_pixelcnn needs labelled data; {spec.name!r} has no labels")
-            self.capabilities = ("complete", "conditional")
-        self.num_classes = int(spec.num_classes) if config.conditional else None
-        self.output = make_pixel_output(spec, config.output, mixtures=config.mixtures)
-        self.P = P = self.output.params_per_channel
+        super().__init__(config, spec)
+        width, P = config.channels, self.P
         self.blocks = nn.ModuleList(
             GatedLayer(C if i == 0 else width, width, config.first_kernel if i == 0 else config.kernel, C,
                        first=i == 0, num_classes=self.num_classes) for i in range(config.layers))
@@ -199,17 +181,6 @@ class GatedPixelCNN(GenerativeModel):
         self.head2 = MaskedConv2d(head, C * P, (1, 1), None if m2 is None else m2[:, :, None, None])
 
     # ---- network -----------------------------------------------------------------
-    def _labels(self, y: torch.Tensor | None, B: int) -> torch.Tensor | None:
-        if self.num_classes is None:
-            return None
-        if y is None:
-            raise GenzooError("conditional gated_pixelcnn needs class labels (batch['y'] / condition=)")
-        y = torch.as_tensor(y, device=self.device).long().reshape(-1)
-        if y.shape[0] != B or (y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes)):
-            raise GenzooError(f"labels must be {B} class ids in [0, {self.num_classes}), got shape "
-                              f"{tuple(y.shape)}")
-        return y
-
     def network(self, u: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Output parameters (B, C, P, H, W) from inputs ``u`` (B, C, H, W) scaled to [-1, 1].
 
@@ -223,94 +194,8 @@ class GatedPixelCNN(GenerativeModel):
         out = self.head2(F.relu(self.head1(F.relu(h))))  # (B, C*P, H, W)
         return out.view(B, self.C, self.P, self.H, self.W)
 
-    def _log_prob(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        x = x.to(self.device)
-        params = self.network(to_unit(x, self.spec), y)
-        return self.output.log_prob(params, x).flatten(1).sum(1)  # (B,)
-
-    # ---- the contract --------------------------------------------------------------
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Mean negative log-likelihood in nats (given the labels if conditional); also bits/dim."""
-        x = batch["x"]
-        nll = -self._log_prob(x, self._labels(batch.get("y"), x.shape[0])).mean()
-        return {"loss": nll, "bits_per_dim": nll.detach() / (self.spec.dim * math.log(2))}
-
-    def log_prob(self, x: torch.Tensor, *, y: torch.Tensor | None = None, **kwargs: object) -> torch.Tensor:
-        """Exact log p(x) in nats, (B,). A conditional model gives log p(x | y) for labels ``y``
-        (B,), else log p(x) under a uniform label prior (log-mean-exp over the classes)."""
-        if self.num_classes is None or y is not None:
-            return self._log_prob(x, self._labels(y, x.shape[0]))
-        B = x.shape[0]
-        per_class = [self._log_prob(x, torch.full((B,), k, device=self.device)) for k in range(self.num_classes)]
-        return torch.logsumexp(torch.stack(per_class), 0) - math.log(self.num_classes)
-
-    def likelihood_note(self, *, y: torch.Tensor | None = None, **kwargs: object) -> str:
-        note = self.output.note  # continuous data: the likelihood of its 8-bit bins
-        if self.num_classes is not None and y is None:
-            return f"{note}, marginal over classes (uniform prior)"
-        return note
-
-    def sample(self, n: int, *, condition: torch.Tensor | None = None,
-               generator: torch.Generator | None = None, cached: bool = True) -> torch.Tensor:
-        """Draw ``n`` images (n, C, H, W) pixel by pixel, channel by channel.
-
-        Args:
-            condition: class labels (n,) int64 for a conditional model (None: drawn
-                uniformly with ``generator``).
-            generator: CPU generator, the only source of randomness.
-            cached: the fast sampler (Ramachandran et al. 2017); False recomputes the whole
-                network for every pixel and channel. Both draw the same random numbers.
-        """
-        self.sample_condition(n, condition)
-        x = torch.zeros(n, *self.spec.shape, dtype=self.spec.dtype, device=self.device)
-        observed = torch.zeros(x.shape, dtype=torch.bool, device=self.device)
-        return self._generate(x, observed, condition, generator, cached)
-
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
-                 condition: torch.Tensor | None = None, cached: bool = True) -> torch.Tensor:
-        """Fill the values where ``mask`` is False in raster order (channels in order),
-        keeping the observed ones. Exact draws from p(missing | observed) when the observed
-        values come first in that order (e.g. the top rows); otherwise observed values after
-        a gap do not inform the draws before them. ``condition`` and ``cached`` are as in
-        :meth:`sample` (a conditional model without labels draws them uniformly)."""
-        self.sample_condition(x.shape[0], condition)
-        flat, observed = self.flat_for_completion(x, mask)
-        shape = (x.shape[0], *self.spec.shape)
-        return self._generate(flat.view(shape).clone(), observed.view(shape), condition, generator, cached)
-
-    # ---- generation ----------------------------------------------------------------
-    @torch.no_grad()
-    def _generate(self, x: torch.Tensor, observed: torch.Tensor, condition: torch.Tensor | None,
-                  generator: torch.Generator | None, cached: bool) -> torch.Tensor:
-        """Draw the unobserved values of ``x`` (n, C, H, W) in place, in generation order."""
-        n = x.shape[0]
-        y = None
-        if self.num_classes is not None:
-            if condition is None:  # drawn first, so both paths see the same labels
-                condition = torch.floor(self.num_classes * rand.rand(n, generator=generator)).long()
-            y = self._labels(condition, n)
-        with eval_mode(self):
-            fast = _CachedPass(self, x, y) if cached else None
-            for i in range(self.H):
-                for j in range(self.W):
-                    for c in range(self.C):
-                        free = ~observed[:, c, i, j]  # (n,)
-                        # the cached pass at the last channel also leaves exact left-context
-                        # features for the next pixel, so it runs even with nothing to draw
-                        if not bool(free.any()) and not (fast is not None and c == self.C - 1):
-                            continue
-                        if fast is not None:
-                            params = fast.pixel(i, j)  # (n, C, P)
-                        else:
-                            params = self.network(to_unit(x, self.spec), y)[:, :, :, i, j]
-                        if bool(free.any()):
-                            v = self.output.sample(params[:, c], generator=generator).to(x.dtype)
-                            x[:, c, i, j] = torch.where(free, v, x[:, c, i, j])
-                            if fast is not None:
-                                fast.set_value(i, j, c, x[:, c, i, j])
-                if fast is not None and i < self.H - 1:
-                    fast.finish_row(i)
-        return x
+    def cached_pass(self, x: torch.Tensor, y: torch.Tensor | None) -> _CachedPass:
+        return _CachedPass(self, x, y)
 
 
 class _CachedPass:
@@ -352,11 +237,11 @@ class _CachedPass:
                 row[:, b.p:] = to_unit(self.x[:, :, i], m.spec).transpose(1, 2)
             self.hrows.append(row)
 
-    def set_value(self, i: int, j: int, c: int, value: torch.Tensor) -> None:
-        """Write a new value (n,) of channel c at (i, j) into the first layer's row."""
-        self.hrows[0][:, j + self.m.blocks[0].p, c] = to_unit(value, self.m.spec)
+    def drawn(self, i: int, j: int, c: int) -> None:
+        """Write the new value x[:, c, i, j] into the first layer's row."""
+        self.hrows[0][:, j + self.m.blocks[0].p, c] = to_unit(self.x[:, c, i, j], self.m.spec)
 
-    def pixel(self, i: int, j: int) -> torch.Tensor:
+    def params(self, i: int, j: int) -> torch.Tensor:
         """Output parameters (n, C, P) at (i, j) from the cached context (row i so far)."""
         m = self.m
         blocks = m.blocks
@@ -373,9 +258,11 @@ class _CachedPass:
         out = torch.addmm(m.head2.bias, F.relu(out), self.W2)  # (n, C*P)
         return out.view(-1, m.C, m.P)
 
-    def finish_row(self, i: int) -> None:
+    def row_done(self, i: int) -> None:
         """Row i is complete: run the vertical stack on it, giving row i+1's links."""
         m = self.m
+        if i + 1 == m.H:
+            return
         v = to_unit(self.x[:, :, i], m.spec)  # (n, C, W)
         for li, b in enumerate(m.blocks):
             rows = self.vrows[li]
@@ -385,5 +272,4 @@ class _CachedPass:
             link = F.conv2d(v_pre, b.v_to_h.weight) + b.h_conv.bias[:, None, None] + b.v_to_h.bias[:, None, None]
             self.link[li] = (link[:, :, 0] + self.conds[li][1][:, :, None]).transpose(1, 2).contiguous()
             v = gate(v_pre)[:, :, 0]  # (n, F, W)
-        if i + 1 < m.H:
-            self.start_row(i + 1)
+        self.start_row(i + 1)

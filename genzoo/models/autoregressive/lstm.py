@@ -17,20 +17,16 @@ decoding controls (temperature, top-k, top-p) come from :mod:`genzoo.nn.decoding
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.autoregressive.stream import TokenStreamModel
 from genzoo.models.registry import register
-from genzoo.nn.decoding import TokenSampler
-from genzoo.nn.modes import eval_mode
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (layers, B, hidden)
 
@@ -61,21 +57,15 @@ class LSTMConfig:
 
 
 @register
-class LSTM(TokenSampler, GenerativeModel):
+class LSTM(TokenStreamModel):
     """Stacked LSTM over categorical sequences; exact ``log_prob``, O(T) sampling."""
 
     name = "lstm"
     Config = LSTMConfig
-    likelihood = "exact"
     accepts = (("sequence", "categorical"),)
-    capabilities = ("complete",)
-    family = "autoregressive"
 
     def __init__(self, config: LSTMConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        self.T = spec.shape[0]
-        self.K = int(spec.num_values)
-        self.bos = self.K  # the start token: one embedding row past the data's values
         self.embedding = nn.Embedding(self.K + 1, config.embed)
         self.rnn = nn.LSTM(config.embed, config.hidden, num_layers=config.layers, batch_first=True,
                            dropout=config.dropout if config.layers > 1 else 0.0)
@@ -89,38 +79,14 @@ class LSTM(TokenSampler, GenerativeModel):
         h, state = self.rnn(e, state)  # (B, L, hidden)
         return self.head(self.drop(h)), state
 
-    def _with_bos(self, x: torch.Tensor) -> torch.Tensor:
-        """[BOS, x_0 .. x_{L-1}] (B, L+1)."""
-        bos = torch.full((x.shape[0], 1), self.bos, dtype=torch.long, device=x.device)
-        return torch.cat([bos, x.long()], 1)
-
-    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """sum_t log p(x_t | x_<t), shape (B,); teacher forcing in one pass."""
-        x = x.long()
-        logits, _ = self(self._with_bos(x[:, :-1]))  # (B, T, K): position t sees x_<t
-        return F.log_softmax(logits, -1).gather(-1, x[..., None]).squeeze(-1).sum(1)
-
-    # ---- the contract --------------------------------------------------------------
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Mean negative log-likelihood per sequence (nats); logs bits per character."""
-        nll = -self._log_prob(batch["x"]).mean()
-        return {"loss": nll, "bits_per_dim": nll.detach() / (self.T * math.log(2))}
-
-    def log_prob(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
-        """Exact log p(x) in nats, shape (B,), for x (B, T) int64 (dropout off)."""
-        with eval_mode(self):
-            return self._log_prob(x.to(self.device))
-
-    def sample(self, n: int, *, condition: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw ``n`` sequences (n, T) from the model, one LSTM step per token."""
-        self.sample_condition(n, condition)
-        return self.generate(n, self.T, generator=generator)
+    def stream_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, K) of every conditional, teacher forcing in one pass."""
+        return self(self.with_bos(tokens[:, :-1]))[0]  # position t sees x_<t
 
     # ---- generation (TokenSampler) -------------------------------------------------
     def start(self, prefix: torch.Tensor, n: int) -> tuple[torch.Tensor, State]:
         """Read BOS and the prefix (n, L) once: next logits (n, K) and the carried state."""
-        logits, state = self(self._with_bos(prefix))
+        logits, state = self(self.with_bos(prefix))
         return logits[:, -1], state
 
     def step(self, tokens: torch.Tensor, cache: State) -> tuple[torch.Tensor, State]:
@@ -130,12 +96,4 @@ class LSTM(TokenSampler, GenerativeModel):
 
     def next_logits(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
         """Naive: re-read BOS and the whole prefix (n, L)."""
-        return self(self._with_bos(prefix))[0][:, -1]
-
-    @torch.no_grad()
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, *,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Fill the positions where ``mask`` is False left to right, keeping observed ones
-        (see :meth:`TokenSampler.fill_left_to_right`)."""
-        flat, observed = self.flat_for_completion(x, mask)
-        return self.fill_left_to_right(flat, observed, generator=generator)
+        return self(self.with_bos(prefix))[0][:, -1]

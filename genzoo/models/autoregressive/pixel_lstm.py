@@ -41,7 +41,6 @@ samples.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,10 +51,8 @@ from torch import nn
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.autoregressive.stream import TokenStreamModel
 from genzoo.models.registry import register
-from genzoo.nn.decoding import TokenSampler
-from genzoo.nn.modes import eval_mode
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c) of nn.LSTM, each (layers, B, hidden)
 
@@ -169,21 +166,18 @@ class RowCache:
 
 
 @register
-class PixelLSTM(TokenSampler, GenerativeModel):
+class PixelLSTM(TokenStreamModel):
     """Raster-scan pixel LSTM or Row LSTM over binary/categorical images; exact ``log_prob``."""
 
     name = "pixel_lstm"
     Config = PixelLSTMConfig
-    likelihood = "exact"
     accepts = (("image", "binary"), ("image", "categorical"))
-    capabilities = ("complete",)
-    family = "autoregressive"
 
     def __init__(self, config: PixelLSTMConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         self.C, self.H, self.W = C, H, W = spec.shape
         self.D = self.max_length = spec.dim
-        self.K = K = int(spec.num_values)
+        K = self.K
         hid = config.hidden
         self.drop = nn.Dropout(config.dropout)
         t = torch.arange(self.D)
@@ -191,7 +185,6 @@ class PixelLSTM(TokenSampler, GenerativeModel):
         self.register_buffer("pos_col", (t // C) % W, persistent=False)
         self.register_buffer("pos_chan", t % C, persistent=False)
         if config.variant == "raster":
-            self.bos = K  # the start token: one embedding row past the data's values
             self.value_embed = nn.Embedding(K + 1, config.embed)
             self.row_embed = nn.Embedding(H, config.embed)
             self.col_embed = nn.Embedding(W, config.embed)
@@ -218,10 +211,6 @@ class PixelLSTM(TokenSampler, GenerativeModel):
         self.register_buffer("head_mask", (group[None] <= chan_of_logit[:, None]).float(), persistent=False)
 
     # ---- layout ------------------------------------------------------------------
-    def _flatten(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> (B, D) in raster order, channels interleaved."""
-        return x.permute(0, 2, 3, 1).reshape(x.shape[0], self.D)
-
     def _image(self, flat: torch.Tensor) -> torch.Tensor:
         """(B, D) in raster order -> (B, C, H, W)."""
         return flat.view(-1, self.H, self.W, self.C).permute(0, 3, 1, 2)
@@ -235,11 +224,6 @@ class PixelLSTM(TokenSampler, GenerativeModel):
             self.pos_chan[pos])  # (L, embed)
         h, state = self.rnn(self.drop(self.value_embed(inputs) + where), state)  # (B, L, hidden)
         return self.head(self.drop(h)), state
-
-    def _with_bos(self, flat: torch.Tensor) -> torch.Tensor:
-        """[BOS, x_0 .. x_{L-1}] (B, L+1)."""
-        bos = torch.full((flat.shape[0], 1), self.bos, dtype=torch.long, device=flat.device)
-        return torch.cat([bos, flat.long()], 1)
 
     # ---- row variant -------------------------------------------------------------
     def _onehot(self, x: torch.Tensor) -> torch.Tensor:
@@ -299,58 +283,18 @@ class PixelLSTM(TokenSampler, GenerativeModel):
                 cache.inputs[li + 1][:, :, -1, p + j] = out
         return self._head(out).view(-1, self.C, self.K)[:, ch]
 
-    # ---- both --------------------------------------------------------------------
-    def _logits(self, flat: torch.Tensor) -> torch.Tensor:
-        """Logits (B, D, K) of ``p(x_t | x_<t)`` for every position t of ``flat`` (B, D)."""
+    # ---- both variants -----------------------------------------------------------
+    def stream_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits (B, D, K) of ``p(x_t | x_<t)`` for every position t of ``tokens`` (B, D)."""
         if self.config.variant == "raster":
-            return self._raster(self._with_bos(flat[:, :-1]), 0, None)[0]
-        return self._row_forward(self._image(flat))
-
-    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        flat = self._flatten(x.to(self.device)).long()  # (B, D)
-        return F.log_softmax(self._logits(flat), -1).gather(-1, flat[..., None]).squeeze(-1).sum(1)
-
-    # ---- the contract --------------------------------------------------------------
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Mean negative log-likelihood per image (nats); logs bits per dimension."""
-        nll = -self._log_prob(batch["x"]).mean()
-        return {"loss": nll, "bits_per_dim": nll.detach() / (self.D * math.log(2))}
-
-    def log_prob(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
-        """Exact log p(x) in nats, shape (B,), for images x (B, C, H, W) (dropout off)."""
-        with eval_mode(self):
-            return self._log_prob(x)
-
-    def sample(self, n: int, *, condition: torch.Tensor | None = None,
-               generator: torch.Generator | None = None, cached: bool = True) -> torch.Tensor:
-        """Draw ``n`` images (n, C, H, W) one value at a time in raster order.
-
-        ``cached=False`` recomputes the whole network for every value (slow; the same
-        samples from the same generator).
-        """
-        self.sample_condition(n, condition)
-        flat = self.generate(n, self.D, generator=generator, cached=cached)
-        return self._image(flat).contiguous().to(self.spec.dtype)
-
-    @torch.no_grad()
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, *,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Fill the values where ``mask`` is False in raster order, keeping observed ones.
-
-        Exact draws from ``p(missing | observed)`` when the observed values come first in
-        the raster order (e.g. the top rows); see :meth:`TokenSampler.fill_left_to_right`.
-        """
-        flat, observed = self.flat_for_completion(x, mask)  # (B, C*H*W), channel-major
-        chw = (-1, self.C, self.H, self.W)
-        flat, observed = self._flatten(flat.view(chw)), self._flatten(observed.view(chw))
-        filled = self.fill_left_to_right(flat, observed, generator=generator)
-        return self._image(filled).contiguous().to(self.spec.dtype)
+            return self._raster(self.with_bos(tokens[:, :-1]), 0, None)[0]
+        return self._row_forward(self._image(tokens))
 
     # ---- generation (TokenSampler) -------------------------------------------------
     def start(self, prefix: torch.Tensor, n: int) -> tuple[torch.Tensor, RowCache | tuple[State, int]]:
         """Read the prefix (n, L) once: logits (n, K) of position L and the cache."""
         if self.config.variant == "raster":
-            logits, state = self._raster(self._with_bos(prefix), 0, None)
+            logits, state = self._raster(self.with_bos(prefix), 0, None)
             return logits[:, -1], (state, prefix.shape[1])
         cache = self._row_cache(n)
         logits = self._row_logits(cache)
@@ -377,7 +321,7 @@ class PixelLSTM(TokenSampler, GenerativeModel):
         """Naive: the whole network on the prefix (n, L) (zeros after it); logits of position L."""
         L = prefix.shape[1]
         if self.config.variant == "raster":
-            return self._raster(self._with_bos(prefix), 0, None)[0][:, -1]
+            return self._raster(self.with_bos(prefix), 0, None)[0][:, -1]
         flat = torch.zeros(n, self.D, dtype=torch.long, device=prefix.device)
         flat[:, :L] = prefix
         return self._row_forward(self._image(flat))[:, L]

@@ -28,7 +28,6 @@ O(layers * k^2 * width^2) per image instead of a whole-image forward pass.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -37,12 +36,9 @@ from torch import nn
 
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
-from genzoo.errors import GenzooError, IncompatibleDataError
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.errors import GenzooError
+from genzoo.models.autoregressive.raster import RasterImageModel, channel_groups
 from genzoo.models.registry import register
-from genzoo.nn import rand
-from genzoo.nn.modes import eval_mode
-from genzoo.nn.pixel_outputs import make_pixel_output
 from genzoo.nn.values import to_unit
 
 
@@ -85,11 +81,6 @@ class PixelCNNConfig:
                 raise GenzooError(f"bad value {k!r} for {key}: must be an odd size >= 1")
         if self.channels < 2:
             raise GenzooError(f"bad value {self.channels!r} for channels: need at least 2 (h = channels // 2)")
-
-
-def channel_groups(n: int, C: int) -> torch.Tensor:
-    """Group (image channel) of each of ``n`` feature maps: C contiguous, near-equal blocks."""
-    return torch.arange(n) * C // n
 
 
 def causal_mask(out_groups: torch.Tensor, in_groups: torch.Tensor, k: int, *, mask_a: bool) -> torch.Tensor:
@@ -153,27 +144,18 @@ class ResidualBlock(nn.Module):
 
 
 @register
-class PixelCNN(GenerativeModel):
-    """Masked-convolution autoregressive image model; exact ``log_prob``."""
+class PixelCNN(RasterImageModel):
+    """Masked-convolution autoregressive image model; exact ``log_prob``.
+
+    Likelihood, loss, sampling and completion: :class:`~genzoo.models.autoregressive.raster.RasterImageModel`.
+    """
 
     name = "pixelcnn"
     Config = PixelCNNConfig
-    likelihood = "exact"
-    accepts = (("image", "binary"), ("image", "categorical"), ("image", "continuous"))
-    capabilities = ("complete",)
-    family = "autoregressive"
 
     def __init__(self, config: PixelCNNConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        C, self.H, self.W = spec.shape
-        self.C = C
-        if config.conditional:
-            if not spec.num_classes:
-                raise IncompatibleDataError(f"conditional pixelcnn needs labelled data; {spec.name!r} has no labels")
-            self.capabilities = ("complete", "conditional")
-        self.num_classes = int(spec.num_classes) if config.conditional else None
-        self.output = make_pixel_output(spec, config.output, mixtures=config.mixtures)
-        self.P = P = self.output.params_per_channel
+        C, P = self.C, self.P
         F2, head = config.channels, config.head or config.channels
         g2h, ghead = channel_groups(F2, C), channel_groups(head, C)
         self.first = MaskedConv2d(causal_mask(g2h, torch.arange(C), config.first_kernel, mask_a=True),
@@ -185,110 +167,21 @@ class PixelCNN(GenerativeModel):
         self.out = MaskedConv2d(causal_mask(torch.arange(C * P) // P, ghead, 1, mask_a=False), None)
 
     # ---- network -----------------------------------------------------------------
-    def _labels(self, y: torch.Tensor | None, B: int) -> torch.Tensor | None:
-        if self.num_classes is None:
-            return None
-        if y is None:
-            raise GenzooError("conditional pixelcnn needs class labels (batch['y'] / condition=)")
-        y = torch.as_tensor(y, device=self.device).long().reshape(-1)
-        if y.shape[0] != B or (y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes)):
-            raise GenzooError(f"labels must be {B} class ids in [0, {self.num_classes}), got shape {tuple(y.shape)}")
-        return y
-
-    def network(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Output parameters (B, C, P, H, W) for images ``x`` (B, C, H, W) in the spec's dtype.
+    def network(self, u: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Output parameters (B, C, P, H, W) for inputs ``u`` (B, C, H, W) scaled to [-1, 1].
 
         Entry [:, c, :, i, j] depends only on pixels before (i, j) in raster order and on
         channels < c of pixel (i, j).
         """
-        B = x.shape[0]
-        h = self.first(to_unit(x, self.spec), y)  # (B, 2h, H, W)
+        B = u.shape[0]
+        h = self.first(u, y)  # (B, 2h, H, W)
         for block in self.blocks:
             h = block(h, y)
         out = self.out(F.relu(self.head(F.relu(h), y)))  # (B, C*P, H, W)
         return out.view(B, self.C, self.P, self.H, self.W)
 
-    def _log_prob(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        x = x.to(self.device)
-        return self.output.log_prob(self.network(x, y), x).flatten(1).sum(1)  # (B,)
-
-    # ---- the contract --------------------------------------------------------------
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Mean negative log-likelihood in nats (given the labels if conditional); also bits/dim."""
-        x = batch["x"]
-        nll = -self._log_prob(x, self._labels(batch.get("y"), x.shape[0])).mean()
-        return {"loss": nll, "bits_per_dim": nll.detach() / (self.spec.dim * math.log(2))}
-
-    def log_prob(self, x: torch.Tensor, *, y: torch.Tensor | None = None, **kwargs: object) -> torch.Tensor:
-        """Exact log p(x) in nats, (B,). A conditional model gives log p(x | y) for labels ``y``
-        (B,), else log p(x) under a uniform label prior (log-mean-exp over the classes)."""
-        if self.num_classes is None or y is not None:
-            return self._log_prob(x, self._labels(y, x.shape[0]))
-        B = x.shape[0]
-        per_class = [self._log_prob(x, torch.full((B,), k, device=self.device)) for k in range(self.num_classes)]
-        return torch.logsumexp(torch.stack(per_class), 0) - math.log(self.num_classes)
-
-    def likelihood_note(self, *, y: torch.Tensor | None = None, **kwargs: object) -> str:
-        kind = "logistic mixture" if hasattr(self.output, "mixtures") else "categorical"
-        # continuous data: the probability of its 8-bit bin, as the PixelCNN papers report
-        note = f"{self.output.note}, {kind} output"
-        if self.num_classes is not None and y is None:
-            return f"{note}, marginal over classes (uniform prior)"
-        return note
-
-    def sample(self, n: int, *, condition: torch.Tensor | None = None,
-               generator: torch.Generator | None = None, cached: bool = True) -> torch.Tensor:
-        """Draw ``n`` images (n, C, H, W) pixel by pixel in raster order, channel by channel.
-
-        Args:
-            condition: class labels (n,) int64 for a conditional model (None: drawn
-                uniformly with ``generator``).
-            generator: CPU generator, the only source of randomness.
-            cached: the fast sampler (Ramachandran et al. 2017); False recomputes the whole
-                network for every pixel and channel. Both draw the same random numbers.
-        """
-        self.sample_condition(n, condition)
-        x = torch.zeros(n, *self.spec.shape, dtype=self.spec.dtype, device=self.device)
-        observed = torch.zeros(x.shape, dtype=torch.bool, device=self.device)
-        return self._generate(x, observed, condition, generator, cached)
-
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
-                 condition: torch.Tensor | None = None, cached: bool = True) -> torch.Tensor:
-        """Fill the values where ``mask`` is False in raster order (channels in order),
-        keeping the observed ones. Exact draws from p(missing | observed) when the observed
-        values come first in that order (e.g. the top rows); otherwise observed values after
-        a gap do not inform the draws before them."""
-        self.sample_condition(x.shape[0], condition)
-        flat, observed = self.flat_for_completion(x, mask)
-        shape = (x.shape[0], *self.spec.shape)
-        return self._generate(flat.view(shape).clone(), observed.view(shape), condition, generator, cached)
-
-    # ---- generation ----------------------------------------------------------------
-    @torch.no_grad()
-    def _generate(self, x: torch.Tensor, observed: torch.Tensor, condition: torch.Tensor | None,
-                  generator: torch.Generator | None, cached: bool) -> torch.Tensor:
-        """Draw the unobserved values of ``x`` (n, C, H, W) in place, in generation order."""
-        n = x.shape[0]
-        y = None
-        if self.num_classes is not None:
-            if condition is None:  # drawn first, so both paths see the same labels
-                condition = torch.floor(self.num_classes * rand.rand(n, generator=generator)).long()
-            y = self._labels(condition, n)
-        with eval_mode(self):
-            fast = _CachedPass(self, x, y) if cached else None
-            for i in range(self.H):
-                for j in range(self.W):
-                    for c in range(self.C):
-                        free = ~observed[:, c, i, j]  # (n,)
-                        # the cached pass at the last channel stores this pixel's features for
-                        # the pixels after it, so it runs even with nothing to draw
-                        if not bool(free.any()) and not (fast is not None and c == self.C - 1):
-                            continue
-                        params = fast.step(i, j) if fast is not None else self.network(x, y)[:, :, :, i, j]
-                        if bool(free.any()):
-                            v = self.output.sample(params[:, c], generator=generator)  # (n,)
-                            x[:, c, i, j] = torch.where(free, v, x[:, c, i, j])
-        return x
+    def cached_pass(self, x: torch.Tensor, y: torch.Tensor | None) -> _CachedPass:
+        return _CachedPass(self, x, y)
 
 
 class _CachedPass:
@@ -322,7 +215,13 @@ class _CachedPass:
         p0 = self.p0
         self.image[:, :, i + p0, j + p0] = to_unit(self.x[:, :, i, j], self.m.spec)
 
-    def step(self, i: int, j: int) -> torch.Tensor:
+    def drawn(self, i: int, j: int, c: int) -> None:
+        pass  # values are read off the image when the next step needs them
+
+    def row_done(self, i: int) -> None:
+        pass
+
+    def params(self, i: int, j: int) -> torch.Tensor:
         """Output parameters (n, C, P) at pixel (i, j), given the image written so far."""
         m, y, p0 = self.m, self.y, self.p0
         k0 = 2 * p0 + 1

@@ -13,9 +13,9 @@ is ``x + attn(LN(x))`` then ``x + MLP(LN(x))`` (causal multi-head attention, a G
 MLP); a final LayerNorm and a linear head (optionally tied to the token embeddings)
 give the K logits. ``log_prob`` is exact and costs one pass.
 
-Categorical sequences (T,) are read as they are. Images (C, H, W), binary or
-categorical, are read as pixel sequences in raster order with the channels of a pixel
-next to each other (``x.permute(0, 2, 3, 1)`` flattened), binary values as tokens 0/1.
+Categorical sequences (T,) are read as they are, images as pixel streams in raster
+order (:mod:`genzoo.models.autoregressive.stream`, which also holds the likelihood,
+the loss, sampling and completion shared with the other stream models).
 
 Context and windowing. The model attends over at most ``context`` input positions
 (BOS included; default: the data length, so every conditional of the data sees its
@@ -48,10 +48,8 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.autoregressive.stream import TokenStreamModel
 from genzoo.models.registry import register
-from genzoo.nn.decoding import TokenSampler
-from genzoo.nn.modes import eval_mode
 
 
 @dataclass
@@ -168,21 +166,14 @@ class Block(nn.Module):
 
 
 @register
-class Transformer(TokenSampler, GenerativeModel):
+class Transformer(TokenStreamModel):
     """Decoder-only causal transformer over token sequences or pixel streams; exact ``log_prob``."""
 
     name = "transformer"
     Config = TransformerConfig
-    likelihood = "exact"
-    accepts = (("sequence", "categorical"), ("image", "binary"), ("image", "categorical"))
-    capabilities = ("complete",)
-    family = "autoregressive"
 
     def __init__(self, config: TransformerConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        self.T = spec.dim  # tokens per example
-        self.K = int(spec.num_values)  # type: ignore[arg-type]
-        self.bos = self.K  # the start token: one embedding row past the data's values
         self.context = config.context or self.T
         W = config.width
         self.token_embedding = nn.Embedding(self.K + 1, W)
@@ -224,11 +215,6 @@ class Transformer(TokenSampler, GenerativeModel):
             return F.linear(h, self.token_embedding.weight[:self.K], self.head_bias)
         return self.head(h)
 
-    def _with_bos(self, x: torch.Tensor) -> torch.Tensor:
-        """The input stream [BOS, x_0 .. x_{L-1}] (B, L+1)."""
-        bos = torch.full((x.shape[0], 1), self.bos, dtype=torch.long, device=x.device)
-        return torch.cat([bos, x.long()], 1)
-
     def _window_start(self, p: int) -> int:
         """Stream index where the window that holds stream position p begins.
 
@@ -243,9 +229,9 @@ class Transformer(TokenSampler, GenerativeModel):
         k = (p - C) // (C - h)
         return C + k * (C - h) - h
 
-    def _stream_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, K) of p(x_t | x_<t) for token streams x (B, T), windows included."""
-        s = self._with_bos(x[:, :-1])  # (B, T): position t holds x_{t-1}
+    def stream_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, K) of p(x_t | x_<t) for token streams (B, T), windows included."""
+        s = self.with_bos(tokens[:, :-1])  # (B, T): position t holds x_{t-1}
         B, T = s.shape
         C = self.context
         if T <= C:
@@ -263,59 +249,6 @@ class Transformer(TokenSampler, GenerativeModel):
         logits = self(s[:, pos.clamp(max=T - 1)].reshape(-1, C)).view(B, len(starts), C, self.K)
         return logits[:, keep]  # (B, T, K), windows in order
 
-    # ---- images <-> token streams ------------------------------------------------------
-    def _tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Data (B, *shape) -> token stream (B, T) int64; images in raster order, channels
-        of a pixel interleaved."""
-        if self.spec.kind == "image":
-            x = x.permute(0, 2, 3, 1)
-        return x.reshape(x.shape[0], -1).long()
-
-    def _from_tokens(self, t: torch.Tensor) -> torch.Tensor:
-        """Token stream (B, T) -> data (B, *shape) in the data's dtype."""
-        if self.spec.kind == "image":
-            C, H, W = self.spec.shape
-            t = t.reshape(-1, H, W, C).permute(0, 3, 1, 2).contiguous()
-        return t.reshape(-1, *self.spec.shape).to(self.spec.dtype)
-
-    # ---- the contract --------------------------------------------------------------
-    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self._tokens(x)  # (B, T)
-        logits = self._stream_logits(tokens)  # (B, T, K)
-        return F.log_softmax(logits.float(), -1).gather(-1, tokens[..., None]).squeeze(-1).sum(1)
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Mean negative log-likelihood per example (nats); logs bits per dimension."""
-        nll = -self._log_prob(batch["x"].to(self.device)).mean()
-        return {"loss": nll, "bits_per_dim": nll.detach() / (self.T * math.log(2))}
-
-    def log_prob(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
-        """Exact log p(x) in nats, shape (B,) (dropout off)."""
-        with eval_mode(self):
-            return self._log_prob(x.to(self.device))
-
-    def sample(self, n: int, *, condition: torch.Tensor | None = None,
-               generator: torch.Generator | None = None, cached: bool = True) -> torch.Tensor:
-        """Draw ``n`` examples (n, *spec.shape), one token at a time.
-
-        ``cached=True`` computes one new position per token from the key/value cache;
-        ``cached=False`` recomputes the whole window for every token (slow; the same
-        random numbers, hence the same samples).
-        """
-        self.sample_condition(n, condition)
-        return self._from_tokens(self.generate(n, self.T, generator=generator, cached=cached))
-
-    @torch.no_grad()
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, *,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Fill the values where ``mask`` is False in the model's order (raster for
-        images), keeping observed ones (see :meth:`TokenSampler.fill_left_to_right`)."""
-        flat, observed = self.flat_for_completion(x, mask)
-        shape = (-1, *self.spec.shape)
-        tokens = self._tokens(flat.view(shape))
-        seen = self._tokens(observed.view(shape)).bool()
-        return self._from_tokens(self.fill_left_to_right(tokens, seen, generator=generator))
-
     # ---- generation (TokenSampler) -------------------------------------------------
     def _prefill(self, window: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
         """Read a whole window (n, L) into an emptied cache; logits (n, K) of the next token."""
@@ -327,7 +260,7 @@ class Transformer(TokenSampler, GenerativeModel):
 
     def start(self, prefix: torch.Tensor, n: int) -> tuple[torch.Tensor, KVCache]:
         """Read BOS and the prefix (n, P), the window of its last position only."""
-        s = self._with_bos(prefix)  # (n, P + 1)
+        s = self.with_bos(prefix)  # (n, P + 1)
         cache = KVCache(len(self.blocks), n, self.context, s.device)
         return self._prefill(s[:, self._window_start(s.shape[1] - 1):], cache)
 
@@ -345,5 +278,5 @@ class Transformer(TokenSampler, GenerativeModel):
 
     def next_logits(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
         """Naive: recompute the whole window of the newest position from scratch."""
-        s = self._with_bos(prefix)
+        s = self.with_bos(prefix)
         return self(s[:, self._window_start(s.shape[1] - 1):])[:, -1]

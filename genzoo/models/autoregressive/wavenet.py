@@ -22,9 +22,9 @@ Positions before the start are zero padding, so the output at t depends on the
 pass. Convolutions are applied as matrix products over channels-last ``(B, T, C)``
 tensors: a kernel-2 dilated convolution is one linear map of ``[h_{t-d}, h_t]``.
 
-Categorical sequences (T,) are read as they are. Images (C, H, W), binary or
-categorical, are read as pixel sequences in raster order with the channels of a pixel
-next to each other (``x.permute(0, 2, 3, 1)`` flattened), binary values as tokens 0/1.
+Categorical sequences (T,) are read as they are, images as pixel streams in raster
+order (:mod:`genzoo.models.autoregressive.stream`, which also holds the likelihood,
+the loss, sampling and completion that WaveNet shares with the other stream models).
 
 Sampling. The cached path is Fast WaveNet: each layer keeps a ring buffer of its last
 ``dilation`` inputs, which is exactly what its convolution needs from the past, so a
@@ -37,7 +37,6 @@ may run past the training length (no position embeddings, nothing to run out of)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -46,10 +45,8 @@ from torch import nn
 
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.autoregressive.stream import TokenStreamModel
 from genzoo.models.registry import register
-from genzoo.nn.decoding import TokenSampler
-from genzoo.nn.modes import eval_mode
 
 
 @dataclass
@@ -113,21 +110,14 @@ class Queues:
 
 
 @register
-class WaveNet(TokenSampler, GenerativeModel):
+class WaveNet(TokenStreamModel):
     """Dilated causal convolutions over token streams or pixel streams; exact ``log_prob``."""
 
     name = "wavenet"
     Config = WaveNetConfig
-    likelihood = "exact"
-    accepts = (("sequence", "categorical"), ("image", "binary"), ("image", "categorical"))
-    capabilities = ("complete",)
-    family = "autoregressive"
 
     def __init__(self, config: WaveNetConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        self.T = spec.dim  # tokens per example
-        self.K = int(spec.num_values)  # type: ignore[arg-type]
-        self.bos = self.K  # the start token: one embedding row past the data's values
         R, G, S = config.residual_channels, config.gate_channels, config.skip_channels
         self.embedding = nn.Embedding(self.K + 1, R)
         self.causal = nn.Linear(2 * R, R)  # the causal convolution of kernel 2: [e_{t-1}, e_t]
@@ -165,70 +155,15 @@ class WaveNet(TokenSampler, GenerativeModel):
         """Logits (B, L, K) of the token after each input token (B, L)."""
         return self._run(inputs)[0]
 
-    def _with_bos(self, x: torch.Tensor) -> torch.Tensor:
-        """The input stream [BOS, x_0 .. x_{L-1}] (B, L+1)."""
-        bos = torch.full((x.shape[0], 1), self.bos, dtype=torch.long, device=x.device)
-        return torch.cat([bos, x.long()], 1)
-
-    # ---- images <-> token streams ------------------------------------------------------
-    def _tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Data (B, *shape) -> token stream (B, T) int64; images in raster order, channels
-        of a pixel interleaved."""
-        if self.spec.kind == "image":
-            x = x.permute(0, 2, 3, 1)
-        return x.reshape(x.shape[0], -1).long()
-
-    def _from_tokens(self, t: torch.Tensor) -> torch.Tensor:
-        """Token stream (B, T) -> data (B, *shape) in the data's dtype."""
-        if self.spec.kind == "image":
-            C, H, W = self.spec.shape
-            t = t.reshape(-1, H, W, C).permute(0, 3, 1, 2).contiguous()
-        return t.reshape(-1, *self.spec.shape).to(self.spec.dtype)
-
-    # ---- the contract --------------------------------------------------------------
-    def _log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """sum_t log p(x_t | x_<t), shape (B,), teacher forcing in one pass."""
-        tokens = self._tokens(x)  # (B, T)
-        logits = self(self._with_bos(tokens[:, :-1]))  # (B, T, K): position t sees x_<t
-        return F.log_softmax(logits.float(), -1).gather(-1, tokens[..., None]).squeeze(-1).sum(1)
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Mean negative log-likelihood per example (nats); logs bits per dimension."""
-        nll = -self._log_prob(batch["x"].to(self.device)).mean()
-        return {"loss": nll, "bits_per_dim": nll.detach() / (self.T * math.log(2))}
-
-    def log_prob(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
-        """Exact log p(x) in nats, shape (B,)."""
-        with eval_mode(self):
-            return self._log_prob(x.to(self.device))
-
-    def sample(self, n: int, *, condition: torch.Tensor | None = None,
-               generator: torch.Generator | None = None, cached: bool = True) -> torch.Tensor:
-        """Draw ``n`` examples (n, *spec.shape), one token at a time.
-
-        ``cached=True`` is Fast WaveNet (per-layer queues, O(layers) per token);
-        ``cached=False`` recomputes the whole net over the prefix for every token (slow;
-        the same random numbers, hence the same samples).
-        """
-        self.sample_condition(n, condition)
-        return self._from_tokens(self.generate(n, self.T, generator=generator, cached=cached))
-
-    @torch.no_grad()
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, *,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Fill the values where ``mask`` is False in the model's order (raster for
-        images), keeping observed ones (see :meth:`TokenSampler.fill_left_to_right`)."""
-        flat, observed = self.flat_for_completion(x, mask)
-        shape = (-1, *self.spec.shape)
-        tokens = self._tokens(flat.view(shape))
-        seen = self._tokens(observed.view(shape)).bool()
-        return self._from_tokens(self.fill_left_to_right(tokens, seen, generator=generator))
+    def stream_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, K) of every conditional: the net over [BOS, x_0 .. x_{T-2}]."""
+        return self(self.with_bos(tokens[:, :-1]))
 
     # ---- generation (TokenSampler) -------------------------------------------------
     def start(self, prefix: torch.Tensor, n: int) -> tuple[torch.Tensor, Queues]:
         """Read BOS and the prefix (n, P) in one pass; fill every queue with the last
         ``dilation`` inputs of its convolution (zeros before the start)."""
-        s = self._with_bos(prefix)  # (n, L)
+        s = self.with_bos(prefix)  # (n, L)
         logits, seen = self._run(s)
         L = s.shape[1]
         buffers = []
@@ -256,4 +191,4 @@ class WaveNet(TokenSampler, GenerativeModel):
 
     def next_logits(self, prefix: torch.Tensor, n: int) -> torch.Tensor:
         """Naive: recompute the whole causal net over BOS and the prefix (n, P)."""
-        return self(self._with_bos(prefix))[:, -1]
+        return self(self.with_bos(prefix))[:, -1]
