@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from genzoo import __version__
 
@@ -42,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    if getattr(args, "debug", False):
+        return int(args._run(args) or 0)
+    formatwarning = warnings.formatwarning
+    # a warning for the user is one line too (with --debug: Python's own, with the source line)
+    warnings.formatwarning = lambda message, category, *a, **k: f"genzoo {args.command}: warning: {message}\n"
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
@@ -50,14 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # one line for the user; the traceback only with --debug
         from genzoo.errors import GenzooError
 
-        if getattr(args, "debug", False):
-            raise
         if isinstance(e, GenzooError):
             print(f"genzoo {args.command}: error: {e}", file=sys.stderr)
             return 2
         print(f"genzoo {args.command}: internal error: {type(e).__name__}: {e} "
               "(run again with --debug for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 if __name__ == "__main__":
