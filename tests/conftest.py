@@ -17,12 +17,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory, monkeypatch):
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory):
     # Never touch the user's ~/.cache/genzoo nor the network from tests (GENZOO_OFFLINE=1
-    # makes loaders fail fast instead of downloading; download tests unset it).
-    monkeypatch.setenv("GENZOO_HOME", str(tmp_path_factory.getbasetemp() / "genzoo_home"))
-    monkeypatch.setenv("GENZOO_OFFLINE", "1")
+    # makes loaders fail fast instead of downloading; download tests unset it). Session
+    # scope, so that module- and session-scoped fixtures see it too.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENZOO_HOME", str(tmp_path_factory.getbasetemp() / "genzoo_home"))
+        mp.setenv("GENZOO_OFFLINE", "1")
+        yield
 
 
 @pytest.fixture

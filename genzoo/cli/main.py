@@ -13,7 +13,8 @@ import warnings
 
 from genzoo import __version__
 
-SUBCOMMANDS = ("list", "train", "sample", "eval", "complete", "interpolate", "manifold", "quickstart")
+SUBCOMMANDS = ("list", "train", "sample", "eval", "complete", "interpolate", "manifold", "classify", "outliers", "bench",
+               "quickstart")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -95,7 +95,17 @@ def register_dataset(name: str, options: type, doc: str) -> Callable:
 
 def _ensure_loaded() -> None:
     # Import the dataset modules lazily so `import genzoo` does no work.
-    from genzoo.data import binarized_mnist, digits, documents, image_folder, mnist, music, text, toy2d  # noqa: F401
+    from genzoo.data import (  # noqa: F401
+        binarized_mnist,
+        digits,
+        documents,
+        image_folder,
+        mnist,
+        music,
+        stacked_mnist,
+        text,
+        toy2d,
+    )
 
 
 def dataset_names() -> list[str]:

@@ -120,7 +120,7 @@ def test_no_likelihood_for_gans(capsys, tmp_path):
     d = tmp_path / "gan"
     assert main(["train", "dcgan", "--steps", "2", "--set", "channels=8", "--run-dir", str(d), "--no-progress"]) == 0
     capsys.readouterr()
-    assert "no likelihood" in _err(capsys, ["eval", str(d)])
+    assert "no likelihood" in _err(capsys, ["eval", str(d), "--metrics", "nll"])
 
 
 def test_debug_shows_the_traceback():

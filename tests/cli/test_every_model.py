@@ -31,10 +31,15 @@ def test_train_sample_eval(name, tmp_path, capsys):
                  "--no-progress"]) == 0
     assert main(["sample", str(run), "-n", "4"]) == 0
     capsys.readouterr()
-    rc = main(["eval", str(run), "--json"])
     if get_model_class(name).likelihood is None:
-        assert rc == 2 and "no likelihood" in capsys.readouterr().err
+        assert main(["eval", str(run), "--json", "--metrics", "nll"]) == 2
+        assert "no likelihood" in capsys.readouterr().err
+        # an implicit model is judged by its samples instead
+        assert main(["eval", str(run), "--json", "--metrics", "fid,prdc", "--samples", "50"]) == 0
+        res = json.loads(capsys.readouterr().out)
+        assert res["fid"]["value"] >= 0 and res["fid"]["samples"] == 50 and "features" in res["fid"]
     else:
+        rc = main(["eval", str(run), "--json"])
         assert rc == 0
         res = json.loads(capsys.readouterr().out)
         assert res["kind"] in ("exact", "bound", "estimate") and res["note"]

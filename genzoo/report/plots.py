@@ -1,0 +1,103 @@
+"""Plots for evaluation results: learning curves, confusion matrices, ROC curves and
+score histograms. Each writes one PNG (matplotlib, Agg backend) and returns its path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curve_png(rows: list[dict[str, Any]], path: Path, *, title: str) -> Path:
+    """Test accuracy of the generative and the discriminative classifier against the
+    number of labelled examples (log scale)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
+    n = [r["labelled"] for r in rows]
+    ax.plot(n, [r["generative_accuracy"] for r in rows], "o-", label="generative (Bayes rule)")
+    ax.plot(n, [r["discriminative_accuracy"] for r in rows], "s--", label="discriminative MLP")
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training examples")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def confusion_matrix_png(cm: torch.Tensor, path: Path, *, title: str) -> Path:
+    """Rows: true class; columns: predicted class; counts written in the cells."""
+    plt = _plt()
+    K = cm.shape[0]
+    fig, ax = plt.subplots(figsize=(0.45 * K + 1.5, 0.45 * K + 1.2), dpi=100)
+    ax.imshow(cm.numpy(), cmap="Blues")
+    for i in range(K):
+        for j in range(K):
+            if cm[i, j]:
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(K))
+    ax.set_yticks(range(K))
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def roc_png(panels: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor, float]]], path: Path, *,
+            title: str) -> Path:
+    """ROC curves, one panel per score: score -> {outlier set: (FPR, TPR, AUROC)}."""
+    plt = _plt()
+    n = max(1, len(panels))
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.7), dpi=100, squeeze=False)
+    for ax, (score, curves) in zip(axes[0], panels.items()):
+        for name, (fpr, tpr, auc) in curves.items():
+            ax.plot(fpr.numpy(), tpr.numpy(), label=f"{name} ({auc:.3f})", lw=1.3)
+        ax.plot([0, 1], [0, 1], ":", c="0.6")
+        ax.set_title(f"score: {score}", fontsize=9)
+        ax.set_xlabel("false positive rate", fontsize=8)
+        ax.set_ylabel("true positive rate", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="lower right", title="outliers (AUROC)", title_fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def score_histograms_png(scores: dict[str, torch.Tensor], path: Path, *, title: str, xlabel: str) -> Path:
+    """Overlaid histograms of a score for several sets of inputs."""
+    plt = _plt()
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.2), dpi=100)
+    finite = {name: s[torch.isfinite(s)].numpy() for name, s in scores.items()}
+    values = np.concatenate([v for v in finite.values() if len(v)] or [np.zeros(1)])
+    bins = np.linspace(values.min(), values.max() + 1e-9, 60)  # shared, so the sets compare
+    for name, v in finite.items():
+        if len(v):
+            ax.hist(v, bins=bins, alpha=0.5, density=True, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
