@@ -258,3 +258,17 @@ def noise_fill(x: torch.Tensor, mask: torch.Tensor, spec: DataSpec, *,
         assert k is not None
         noise = torch.floor(k * rand.rand(*x.shape, generator=generator, device=x.device)).clamp(max=k - 1)
     return torch.where(observed, x.to(spec.dtype), noise.to(spec.dtype)), observed
+
+
+@torch.no_grad()
+def complete_by_reconstruction(encode, decode, x: torch.Tensor, mask: torch.Tensor, spec: DataSpec, *,
+                               steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Fill the entries where ``mask`` is False: start them as uniform noise (drawn with
+    ``generator``), then ``steps`` times replace them by the reconstruction
+    ``decode(encode(x))``, observed entries clamped (autoencoders without a likelihood)."""
+    if steps < 1:
+        raise GenzooError(f"complete_steps must be >= 1, got {steps}")
+    x_t, observed = noise_fill(x, mask, spec, generator=generator)
+    for _ in range(steps):
+        x_t = torch.where(observed, x_t, decode(encode(x_t)))
+    return x_t

@@ -101,3 +101,64 @@ def score_histograms_png(scores: dict[str, torch.Tensor], path: Path, *, title: 
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def trajectories_png(trajectories: dict[str, torch.Tensor], path: Path, *, title: str) -> Path:
+    """Iterates (T, 2) of each method in the (x, y) plane, the equilibrium marked."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 5.0), dpi=100)
+    for name, t in trajectories.items():
+        p = t.numpy()
+        ax.plot(p[:, 0], p[:, 1], lw=1.0, label=name)
+        ax.plot(p[-1, 0], p[-1, 1], "o", ms=3, c=ax.lines[-1].get_color())
+    ax.plot([0], [0], "k*", ms=10, label="equilibrium (0, 0)")
+    ax.plot([t[0, 0].item() for t in trajectories.values()][:1], [t[0, 1].item() for t in trajectories.values()][:1],
+            "ks", ms=5, label="start")
+    lim = 1.2 * max(3.0, max(float(t[:, :].abs().max()) for t in trajectories.values() if len(t)))
+    lim = min(lim, 8.0)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (minimizes x*y)")
+    ax.set_ylabel("y (maximizes x*y)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def snapshots_png(rows: dict[str, list[tuple[int, torch.Tensor]]], path: Path, *, reference: dict[str, torch.Tensor],
+                  title: str) -> Path:
+    """A grid of scatter plots: one row per setting, one column per training snapshot,
+    the real data in grey behind the samples. ``reference`` maps a row's first path
+    component (the toy shape) to real points."""
+    plt = _plt()
+    names = list(rows)
+    cols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(names), cols, figsize=(2.1 * cols, 2.1 * len(names)), dpi=90, squeeze=False)
+    for r, name in enumerate(names):
+        ref = reference[name.split("/")[0]].numpy()
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(rows[name]):
+                ax.axis("off")
+                continue
+            step, x = rows[name][c]
+            ax.scatter(ref[:, 0], ref[:, 1], s=1, c="0.8")
+            ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), s=1, c="tab:blue")
+            b = 1.1 * float(abs(ref).max())
+            ax.set_xlim(-b, b)
+            ax.set_ylim(-b, b)
+            ax.set_aspect("equal")
+            if c == 0:
+                ax.set_ylabel(name, fontsize=6)
+            ax.set_title(f"step {step}", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

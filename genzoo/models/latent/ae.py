@@ -31,7 +31,14 @@ from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel, Player
 from genzoo.models.mixture.gmm import GMM, GMMConfig
 from genzoo.models.registry import register
-from genzoo.nn.latent import DECODER_CHOICES, Decoder, Encoder, noise_fill, resolve_arch, resolve_decoder
+from genzoo.nn.latent import (
+    DECODER_CHOICES,
+    Decoder,
+    Encoder,
+    complete_by_reconstruction,
+    resolve_arch,
+    resolve_decoder,
+)
 from genzoo.nn.values import to_unit
 
 
@@ -176,9 +183,5 @@ class AE(GenerativeModel):
         """Fill the entries where ``mask`` is False: start them as uniform noise (drawn
         with ``generator``), then ``complete_steps`` times replace them by the
         reconstruction ``decode(encode(x))``, observed entries clamped."""
-        if complete_steps < 1:
-            raise GenzooError(f"complete_steps must be >= 1, got {complete_steps}")
-        x_t, observed = noise_fill(x.to(self.device), mask, self.spec, generator=generator)
-        for _ in range(complete_steps):
-            x_t = torch.where(observed, x_t, self.decode(self.encode(x_t)))
-        return x_t
+        return complete_by_reconstruction(self.encode, self.decode, x.to(self.device), mask, self.spec,
+                                          steps=complete_steps, generator=generator)
