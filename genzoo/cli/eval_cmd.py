@@ -1,7 +1,7 @@
 """Evaluate a trained run: test NLL in nats and bits/dim (labelled exact, bound or
 estimate), and sample-quality metrics in a feature space (FID, KID, an Inception-Score
-analogue, precision/recall, density/coverage), mode counts and the classification
-accuracy score. Every number is printed with the settings it depends on (sample counts,
+analogue, precision/recall, density/coverage), mode counts, the classification
+accuracy score, and the test accuracy of models that classify. Every number is printed with the settings it depends on (sample counts,
 features, k). Default: ``nll`` for models with a likelihood, else the sample metrics
 that suit the data."""
 
@@ -13,7 +13,7 @@ import json
 
 HELP = "evaluate a trained run (NLL, FID, KID, IS, PRDC, modes, CAS)"
 # as genzoo.evaluate.metrics.METRICS (tested), named here so that --help imports no torch
-METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas")
+METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas", "accuracy")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,9 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def default_metrics(model, spec) -> list[str]:
-    """nll where there is a likelihood; else what suits the data."""
+    """nll where there is a likelihood; else what suits the data (and the model's own
+    classifier's accuracy, if it has one)."""
     if model.likelihood is not None:
         return ["nll"]
+    if model.has("classify"):
+        return ["accuracy", "fid", "kid", "prdc"] if spec.kind == "image" else ["accuracy"]
     if spec.kind == "image":
         return ["fid", "kid", "prdc", "is"] if spec.num_classes else ["fid", "kid", "prdc"]
     if "modes" in spec.extra:
@@ -141,6 +144,9 @@ def summary_lines(out: dict) -> list[str]:
         else:
             lines.append(f"modes {r['modes_covered']}/{r['modes_total']}   KL to uniform {r['kl_to_uniform']:.3f}   "
                          f"({r['samples']} samples)")
+    if "accuracy" in out:
+        r = out["accuracy"]
+        lines.append(f"classifier: test accuracy {r['accuracy']:.2%} ({r['errors']} errors of {r['examples']})")
     if "cas" in out:
         r = out["cas"]
         lines.append(f"CAS {r['accuracy']:.2%} (classifier trained on {r['train_examples']} samples; the same "

@@ -89,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
         losses = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items() if k.endswith("loss"))
         print(f"done: {result['steps']} steps in {result['seconds']:.1f}s "
               f"({result['steps_per_sec']:.1f} steps/s){'; ' + losses if losses else ''}")
+        if model.has("classify"):  # e.g. the semi-supervised GAN: report what it is for
+            from genzoo.evaluate.metrics import classifier_accuracy
+
+            acc = classifier_accuracy(model.eval(), data.fixed("test"))
+            print(f"test error: {acc['errors']} of {acc['examples']} ({1 - acc['accuracy']:.2%})")
         print(f"run directory: {run_dir}")
     ddp.teardown()
     return 0

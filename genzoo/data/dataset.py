@@ -25,10 +25,13 @@ BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 @dataclass
 class Split:
-    """One split: examples ``x`` (N, *shape) and optional labels ``y`` (N,)."""
+    """One split: examples ``x`` (N, *shape), optional labels ``y`` (N,), and optional
+    per-example ``extra`` tensors (N, ...) that travel in every batch under their own key
+    (the source image of an image pair: ``extra["source"]``)."""
 
     x: torch.Tensor
     y: torch.Tensor | None = None
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -37,6 +40,8 @@ class Split:
         out = {"x": self.x[index]}
         if self.y is not None:
             out["y"] = self.y[index]
+        for k, v in self.extra.items():
+            out[k] = v[index]
         return out
 
 
@@ -70,7 +75,7 @@ class Dataset:
         if self.transform is None:
             return s
         g = torch.Generator().manual_seed(seed)
-        return Split(self.transform(s.x, g), s.y)
+        return Split(self.transform(s.x, g), s.y, s.extra)
 
 
 def genzoo_home() -> Path:
@@ -102,6 +107,7 @@ def _ensure_loaded() -> None:
         image_folder,
         mnist,
         music,
+        pairs,
         stacked_mnist,
         text,
         toy2d,

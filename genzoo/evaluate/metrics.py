@@ -3,8 +3,9 @@ stated beside every number.
 
 Metrics (``METRICS``): ``nll`` (exact / bound / estimate, :mod:`.likelihood`), ``fid``,
 ``kid``, ``is`` (the Inception-Score analogue), ``prdc`` (precision, recall, density,
-coverage), ``modes`` (toy 2-D rings and grids, stacked MNIST) and ``cas`` (classification
-accuracy score of a class-conditional model). The sample-based metrics share one set of
+coverage), ``modes`` (toy 2-D rings and grids, stacked MNIST), ``cas`` (classification
+accuracy score of a class-conditional model) and ``accuracy`` (test accuracy of a model
+that classifies, such as the semi-supervised GAN). The sample-based metrics share one set of
 ``samples`` drawn with a fixed seed and compare it with the first ``samples`` examples of
 the real split (all of it if smaller), in the features of a :class:`Judge`.
 """
@@ -26,7 +27,7 @@ from genzoo.evaluate.features import FeatureNet, TrainedFeatures, feature_net, f
 from genzoo.evaluate.modes import stacked_modes, toy2d_modes
 from genzoo.models.base import GenerativeModel
 
-METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas")
+METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas", "accuracy")
 SAMPLE_METRICS = ("fid", "kid", "is", "prdc", "modes")
 
 
@@ -140,6 +141,18 @@ def classification_accuracy_score(model: GenerativeModel, data: Dataset, *, per_
             "test_examples": len(data.test)}
 
 
+@torch.no_grad()
+def classifier_accuracy(model: GenerativeModel, split, *, batch_size: int = 500) -> dict[str, Any]:
+    """Test accuracy and error count of a model with the ``classify`` capability."""
+    model.require("classify")
+    if split.y is None:
+        raise GenzooError("accuracy needs a labelled split")
+    pred = torch.cat([model.classify(split.x[i:i + batch_size]).argmax(1).cpu()
+                      for i in range(0, len(split), batch_size)])
+    wrong = int((pred != split.y).sum())
+    return {"accuracy": 1 - wrong / len(split), "errors": wrong, "examples": len(split)}
+
+
 def evaluate(model: GenerativeModel, data: Dataset, metrics: list[str], *, name: str, split: str = "test",
              samples: int | None = None, seed: int = 0, root: str | Path | None = None,
              features_root: str | Path | None = None, nll_kwargs: dict[str, Any] | None = None,
@@ -189,4 +202,6 @@ def evaluate(model: GenerativeModel, data: Dataset, metrics: list[str], *, name:
                 out["modes"] = toy2d_modes(fake, data.spec)
     if "cas" in metrics:
         out["cas"] = classification_accuracy_score(model, data, seed=seed, progress=progress)
+    if "accuracy" in metrics:
+        out["accuracy"] = classifier_accuracy(model, real)
     return out

@@ -108,6 +108,11 @@ class GenerativeModel(nn.Module):
     def players(self) -> list[Player]:
         return [Player("model", [p for p in self.parameters() if p.requires_grad], self.loss)]
 
+    def prepare(self, data: Any) -> None:
+        """Called once by the Trainer before training, with the whole Dataset: for models
+        that need more than minibatches (the labelled subset of a semi-supervised model).
+        Whatever it sets must live in buffers, so a saved model needs no data. Default: nothing."""
+
     def likelihood_note(self, **kwargs: Any) -> str:
         """What ``log_prob`` computes, e.g. ``"ELBO (k=1)"``; shown beside every number."""
         return self.likelihood or "none"

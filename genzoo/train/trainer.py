@@ -104,6 +104,7 @@ class Trainer:
         if config.steps > 0 and n == 0:
             raise GenzooError("the training split is empty")
 
+        model.prepare(data)  # before moving: what it stores in buffers moves with the model
         self.model = model.to(self.device)
         self.model.train()
         self.players = model.players()

@@ -11,7 +11,8 @@ from genzoo.cli.main import main
 from genzoo.models.registry import get_model_class, model_names
 
 # The built-in digits suit every model but these, which need another form of the data.
-DATA = {"rbm": ["--set", "data.binarize=threshold"]}
+DATA = {"rbm": ["--set", "data.binarize=threshold"], "pix2pix": ["--data", "pairs"],
+        "cyclegan": ["--data", "pairs", "--set", "data.paired=false"]}
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -25,6 +26,8 @@ def test_train_sample_eval(name, tmp_path, capsys):
     elif get_model_class(name).accepts == (("sequence", "categorical"),):
         (tmp_path / "corpus.txt").write_text("a small corpus of characters to model. " * 40)
         data = ["--data", "text", "--data-dir", str(tmp_path / "corpus.txt"), "--set", "data.block_size=16"]
+    elif name in DATA and DATA[name][0] == "--data":
+        data = DATA[name]
     else:
         data = ["--data", "digits", *DATA.get(name, [])]
     assert main(["train", name, *data, "--steps", "3", "--batch-size", "16", "--run-dir", str(run),

@@ -32,6 +32,8 @@ SPECS = {
     "vec-cat": DataSpec("tiny-vcat", "vector", (3,), "categorical", num_values=3),
     "seq-cat": DataSpec("tiny-seq", "sequence", (6,), "categorical", num_values=4),
     "vec-count": DataSpec("tiny-bow", "vector", (12,), "count", vocabulary=tuple(f"w{i}" for i in range(12))),
+    "img-pair": DataSpec("tiny-pair", "image", (1, 8, 8), "continuous", value_range=(0.0, 1.0),
+                         extra={"source_shape": [1, 8, 8], "paired": True}),
 }
 # Tiny discrete spaces small enough to enumerate: exact likelihoods must sum to 1 there.
 ENUM_SPECS = {
@@ -54,7 +56,12 @@ def random_data(spec: DataSpec, n: int, seed: int = 0) -> torch.Tensor:
 
 def tiny_dataset(spec: DataSpec, n: int = 64) -> Dataset:
     y = torch.arange(n) % 2 if spec.num_classes else None
-    return Dataset(spec, Split(random_data(spec, n, 0), y), Split(random_data(spec, 16, 1), y[:16] if y is not None else None))
+
+    def extra(m: int, seed: int) -> dict[str, torch.Tensor]:  # the source images of an image pair
+        return {"source": random_data(spec, m, seed + 10)} if spec.extra.get("source_shape") else {}
+
+    return Dataset(spec, Split(random_data(spec, n, 0), y, extra(n, 0)),
+                   Split(random_data(spec, 16, 1), y[:16] if y is not None else None, extra(16, 1)))
 
 
 def cases():

@@ -112,7 +112,7 @@ class CGAN(AdversarialModel):
     name = "cgan"
     Config = CGANConfig
     accepts = (("image", "*"),)
-    capabilities = ("conditional",)
+    capabilities = ("conditional", "complete")
 
     def __init__(self, config: CGANConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)

@@ -106,7 +106,6 @@ class DCGAN(AdversarialModel):
     name = "dcgan"
     Config = Config
     accepts = (("image", "*"),)
-    capabilities = ()
 
     def __init__(self, config: Config, spec: DataSpec) -> None:
         super().__init__(config, spec)

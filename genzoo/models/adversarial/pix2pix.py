@@ -1,0 +1,114 @@
+"""pix2pix: paired image-to-image translation with a conditional GAN.
+
+Isola, Zhu, Zhou & Efros (2017), "Image-to-Image Translation with Conditional Adversarial
+Networks", CVPR. arXiv:1611.07004.
+
+On the ``pairs`` dataset (a source image a in ``batch["source"]``, its target b in
+``batch["x"]``). The generator is a U-Net G(a); the discriminator a PatchGAN D(a, b)
+that sees the source beside a real or generated target, one logit per patch. D minimizes
+the (non-saturating) GAN loss over patches; G minimizes ``adversarial + l1_weight *
+|G(a) - b|_1`` (the paper's lambda = 100: the L1 term gets the low frequencies right,
+the patch discriminator the sharp detail). Networks: :mod:`genzoo.nn.image2image`.
+
+``sample(n, condition=sources)`` translates given sources (values in [-1, 1], the source
+shape); without a condition, sources kept from the training set. ``translate(a)`` maps
+data-space sources to data-space targets. No likelihood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from genzoo.config import choice, positive
+from genzoo.data.spec import DataSpec
+from genzoo.models.adversarial.translation import TranslationModel
+from genzoo.models.base import Batch, Player
+from genzoo.models.registry import register
+from genzoo.nn import gan
+from genzoo.nn.image2image import PatchGAN, UNet
+from genzoo.nn.values import from_unit, to_unit
+
+
+@dataclass
+class Pix2PixConfig:
+    """pix2pix hyperparameters (CPU-sized; the paper: 64 base channels, 8 levels).
+
+    Args:
+        channels: base width of the U-Net and the PatchGAN.
+        depth: most U-Net levels (fewer if the image is small).
+        d_layers: stride-2 layers of the PatchGAN.
+        l1_weight: lambda of the L1 term.
+        loss: GAN loss (:data:`genzoo.nn.gan.LOSSES` but ``wasserstein_gp``).
+        lr: learning rate of both players (Adam, betas 0.5, 0.999).
+    """
+
+    channels: int = 32
+    depth: int = 3
+    d_layers: int = 2
+    l1_weight: float = 100.0
+    loss: str = "non_saturating"
+    lr: float = 2e-4
+
+    def validate(self) -> None:
+        for key in ("channels", "depth", "d_layers", "lr"):
+            positive(getattr(self, key), key)
+        positive(self.l1_weight, "l1_weight", allow_zero=True)
+        choice(self.loss, tuple(x for x in gan.LOSSES if x != "wasserstein_gp"), "loss")
+
+
+@register
+class Pix2Pix(TranslationModel):
+    """Paired image-to-image translation (U-Net + PatchGAN, L1 + adversarial); no likelihood."""
+
+    name = "pix2pix"
+    Config = Pix2PixConfig
+
+    def __init__(self, config: Pix2PixConfig, spec: DataSpec) -> None:
+        super().__init__(config, spec)
+        c, h, w = spec.shape
+        self.generator = UNet(self.src_shape[0], c, h, w, channels=config.channels, depth=config.depth)
+        self.discriminator = PatchGAN(self.src_shape[0] + c, h, w, channels=config.channels, layers=config.d_layers)
+
+    # ---- the players -----------------------------------------------------------------
+    def discriminator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        a, b = self.source(batch), to_unit(batch["x"].to(self.device), self.spec)
+        fake = self.generator(a).detach()
+        r = self.discriminator(torch.cat([a, b], 1))
+        f = self.discriminator(torch.cat([a, fake], 1))
+        loss = gan.discriminator_loss(self.config.loss, r, f)
+        return {"loss": loss, "d_loss": loss.detach(), "d_real": gan.d_probability(self.config.loss, r).detach(),
+                "d_fake": gan.d_probability(self.config.loss, f).detach()}
+
+    def generator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        a, b = self.source(batch), to_unit(batch["x"].to(self.device), self.spec)
+        fake = self.generator(a)
+        adv = gan.generator_loss(self.config.loss, self.discriminator(torch.cat([a, fake], 1)))
+        l1 = F.l1_loss(fake, b)
+        return {"loss": adv + self.config.l1_weight * l1, "adversarial": adv.detach(), "l1": l1.detach()}
+
+    def players(self) -> list[Player]:
+        lr = self.config.lr
+        return [Player("discriminator", list(self.discriminator.parameters()), self.discriminator_loss,
+                       lr=lr, betas=(0.5, 0.999)),
+                Player("generator", list(self.generator.parameters()), self.generator_loss, lr=lr, betas=(0.5, 0.999))]
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        d, g = self.discriminator_loss(batch), self.generator_loss(batch)
+        return {**d, **g, "loss": d["loss"] + g["loss"]}
+
+    # ---- translation -----------------------------------------------------------------
+    @torch.no_grad()
+    def translate(self, a: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sources in the data's own space (B, *source shape) -> targets (B, *shape)."""
+        return from_unit(self.generator(to_unit(a.to(self.device), self.spec)), self.spec, generator=generator)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, condition: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """G(a) for sources ``condition`` (in [-1, 1]) or kept training sources chosen with ``generator``."""
+        if condition is None:
+            condition = self.kept_sources(n, generator)
+        return from_unit(self.generator(condition.to(self.device)), self.spec, generator=generator)

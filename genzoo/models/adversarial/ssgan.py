@@ -1,0 +1,228 @@
+"""Semi-supervised GAN: a (K+1)-class discriminator that is also the classifier.
+
+Salimans, Goodfellow, Zaremba, Cheung, Radford & Chen (2016), "Improved Techniques for
+Training GANs", NeurIPS, section 5 (with feature matching, section 3.1).
+
+The discriminator outputs K logits ``l_1..l_K``; the (K+1)-th class, "generated", has
+its logit fixed at 0, so ``p(real | x) = Z / (Z + 1)`` with ``Z = sum_k exp(l_k)``, and
+``p(y = k | x, real) = softmax(l)_k`` is the classifier. Its loss, every step:
+
+* supervised: cross-entropy of ``softmax(l)`` on a batch of the few labelled examples
+  (``labels_per_class`` per class, chosen with ``seed`` when training starts and kept in
+  buffers, so the labelled set is part of the saved model);
+* unsupervised: ``-log p(real | x)`` on a batch of the training data (labels unused) and
+  ``-log(1 - p(real | G(z)))`` on fakes.
+
+The generator is trained by feature matching: ``|E f(x) - E f(G(z))|^2`` on the
+discriminator's last hidden layer f. The paper's MNIST networks: a generator of two
+softplus layers of 500 units with batch norm, sigmoid output; a discriminator of five
+hidden layers (1000, 500, 250, 250, 250) with weight normalisation and Gaussian noise
+added to each layer's input (std 0.3 at the input, 0.5 after). ``classify(x)`` gives the
+class logits; ``genzoo train`` and ``genzoo eval --metrics accuracy`` report the test
+error. No likelihood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from genzoo.config import positive
+from genzoo.data.spec import DataSpec
+from genzoo.errors import GenzooError, IncompatibleDataError
+from genzoo.models.base import Batch, GenerativeModel, Player
+from genzoo.models.registry import register
+from genzoo.nn import rand
+from genzoo.nn.values import from_unit, to_unit
+
+
+@dataclass
+class SSGANConfig:
+    """Semi-supervised GAN hyperparameters (the paper's MNIST sizes).
+
+    Args:
+        labels_per_class: labelled training examples per class (the rest unlabelled).
+        labelled_batch: labelled examples per step for the supervised loss.
+        latent_dim: size of the noise z ~ U(0, 1) as in the paper.
+        g_hidden: widths of the generator's softplus layers.
+        d_hidden: widths of the discriminator's hidden layers.
+        input_noise: std of the Gaussian noise on the discriminator's input (training only).
+        hidden_noise: std of the noise on its hidden layers' inputs (training only).
+        lr: learning rate of both players (Adam, beta1 = 0.5).
+        seed: chooses the labelled examples.
+    """
+
+    labels_per_class: int = 10
+    labelled_batch: int = 100
+    latent_dim: int = 100
+    g_hidden: tuple[int, ...] = (500, 500)
+    d_hidden: tuple[int, ...] = (1000, 500, 250, 250, 250)
+    input_noise: float = 0.3
+    hidden_noise: float = 0.5
+    lr: float = 3e-3
+    seed: int = 0
+
+    def validate(self) -> None:
+        for key in ("labels_per_class", "labelled_batch", "latent_dim", "lr"):
+            positive(getattr(self, key), key)
+        for key in ("input_noise", "hidden_noise"):
+            positive(getattr(self, key), key, allow_zero=True)
+        if not self.g_hidden or not self.d_hidden:
+            raise GenzooError("g_hidden and d_hidden need at least one layer each")
+
+
+class NoisyDiscriminator(nn.Module):
+    """x in [-1, 1] (B, D) -> (class logits (B, K), last hidden features (B, F))."""
+
+    def __init__(self, dim: int, hidden: tuple[int, ...], classes: int, input_noise: float, hidden_noise: float):
+        super().__init__()
+        widths = (dim, *hidden)
+        self.layers = nn.ModuleList(weight_norm(nn.Linear(a, b)) for a, b in zip(widths[:-1], widths[1:]))
+        self.head = weight_norm(nn.Linear(widths[-1], classes))
+        self.noise = [input_noise] + [hidden_noise] * len(hidden)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = x.flatten(1)
+        for layer, std in zip(self.layers, self.noise):
+            if self.training and std > 0:
+                h = h + std * torch.randn_like(h)
+            h = F.leaky_relu(layer(h), 0.2)
+        if self.training and self.noise[-1] > 0:
+            h_in = h + self.noise[-1] * torch.randn_like(h)
+        else:
+            h_in = h
+        return self.head(h_in), h
+
+
+@register
+class SSGAN(GenerativeModel):
+    """Semi-supervised GAN: a generator, and a discriminator that classifies; no likelihood."""
+
+    name = "ssgan"
+    Config = SSGANConfig
+    likelihood = None
+    accepts = (("image", "*"), ("vector", "*"))
+    capabilities = ("classify",)
+    family = "adversarial"
+
+    def __init__(self, config: SSGANConfig, spec: DataSpec) -> None:
+        super().__init__(config, spec)
+        K = int(spec.num_classes)  # type: ignore[arg-type]
+        self.num_classes = K
+        layers: list[nn.Module] = []
+        width = config.latent_dim
+        for h in config.g_hidden:
+            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.Softplus()]
+            width = h
+        self.generator = nn.Sequential(*layers, nn.Linear(width, spec.dim), nn.Tanh())
+        self.discriminator = NoisyDiscriminator(spec.dim, tuple(config.d_hidden), K, config.input_noise,
+                                                config.hidden_noise)
+        n = K * config.labels_per_class
+        self.register_buffer("labelled_x", torch.zeros(n, *spec.shape, dtype=spec.dtype))
+        self.register_buffer("labelled_y", torch.zeros(n, dtype=torch.long))
+
+    @classmethod
+    def accepts_spec(cls, spec: DataSpec) -> bool:
+        return super().accepts_spec(spec) and bool(spec.num_classes)
+
+    @classmethod
+    def check_spec(cls, spec: DataSpec) -> None:
+        if not cls.accepts_spec(spec):
+            raise IncompatibleDataError(f"model 'ssgan' cannot model {spec.name!r} ({spec.describe}); it accepts: "
+                                        "labelled images and vectors (it is a semi-supervised classifier)")
+
+    # ---- the labelled subset ---------------------------------------------------------
+    def prepare(self, data: Any) -> None:
+        """Choose ``labels_per_class`` labelled training examples per class (seeded)."""
+        y = data.train.y
+        if y is None:
+            raise GenzooError("ssgan needs the training labels to choose its labelled examples")
+        g = torch.Generator().manual_seed(self.config.seed)
+        idx = []
+        for k in range(self.num_classes):
+            members = (y == k).nonzero().flatten()
+            if len(members) < self.config.labels_per_class:
+                raise GenzooError(f"class {k} has {len(members)} training examples; labels_per_class is "
+                                  f"{self.config.labels_per_class}")
+            idx.append(members[torch.randperm(len(members), generator=g)[:self.config.labels_per_class]])
+        idx = torch.cat(idx)
+        x = data.train.x[idx]
+        if data.transform is not None:
+            x = data.transform(x, g)
+        self.labelled_x.copy_(x.to(self.labelled_x.dtype))
+        self.labelled_y.copy_(y[idx])
+
+    # ---- networks --------------------------------------------------------------------
+    def _noise(self, n: int) -> torch.Tensor:
+        return torch.rand(n, self.config.latent_dim, device=self.device)  # the paper's uniform noise
+
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z).view(z.shape[0], *self.spec.shape)  # (B, *shape) in [-1, 1]
+
+    @staticmethod
+    def _log_real(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log p(real | x), log p(fake | x)) with the fake logit fixed at 0."""
+        lse = torch.logsumexp(logits, 1)
+        return lse - F.softplus(lse), -F.softplus(lse)
+
+    # ---- the players -----------------------------------------------------------------
+    def discriminator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Supervised cross-entropy on labelled examples plus the unsupervised GAN loss."""
+        x = to_unit(batch["x"].to(self.device), self.spec)
+        n = x.shape[0]
+        pick = torch.randint(len(self.labelled_y), (min(self.config.labelled_batch, len(self.labelled_y)),),
+                             device=self.device)
+        logits_lab, _ = self.discriminator(to_unit(self.labelled_x[pick], self.spec))
+        supervised = F.cross_entropy(logits_lab, self.labelled_y[pick])
+        logits_real, _ = self.discriminator(x)
+        logits_fake, _ = self.discriminator(self._generate(self._noise(n)).detach())
+        unsupervised = -self._log_real(logits_real)[0].mean() - self._log_real(logits_fake)[1].mean()
+        loss = supervised + unsupervised
+        with torch.no_grad():
+            acc = (logits_lab.argmax(1) == self.labelled_y[pick]).float().mean()
+        return {"loss": loss, "supervised": supervised.detach(), "unsupervised": unsupervised.detach(),
+                "d_real": self._log_real(logits_real)[0].exp().mean().detach(),
+                "d_fake": self._log_real(logits_fake)[0].exp().mean().detach(), "labelled_accuracy": acc}
+
+    def generator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Feature matching on the discriminator's last hidden layer."""
+        x = to_unit(batch["x"].to(self.device), self.spec)
+        _, f_real = self.discriminator(x)
+        _, f_fake = self.discriminator(self._generate(self._noise(x.shape[0])))
+        loss = (f_real.detach().mean(0) - f_fake.mean(0)).pow(2).mean()
+        return {"loss": loss, "feature_matching": loss.detach()}
+
+    def players(self) -> list[Player]:
+        lr = self.config.lr
+        return [Player("discriminator", list(self.discriminator.parameters()), self.discriminator_loss,
+                       lr=lr, betas=(0.5, 0.999)),
+                Player("generator", list(self.generator.parameters()), self.generator_loss, lr=lr, betas=(0.5, 0.999))]
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Both players' losses summed (for logging and the contract tests only)."""
+        d, g = self.discriminator_loss(batch), self.generator_loss(batch)
+        return {**d, **g, "loss": d["loss"] + g["loss"]}
+
+    # ---- sampling and classification -------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, *, condition: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """G(z), z ~ U(0, 1) from ``generator``, in the data's own space (n, *shape)."""
+        self.sample_condition(n, condition)
+        z = rand.rand(n, self.config.latent_dim, generator=generator, device=self.device)
+        return from_unit(self._generate(z), self.spec, generator=generator)
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, K) of the discriminator (noise off)."""
+        was = self.discriminator.training
+        self.discriminator.eval()
+        try:
+            return self.discriminator(to_unit(x.to(self.device), self.spec))[0]
+        finally:
+            self.discriminator.train(was)
