@@ -73,8 +73,8 @@ class AAEConfig:
     d_hidden: int = 256
     loss: str = "non_saturating"
     lr_ae: float = 1e-3
-    lr_d: float = 2e-4
-    lr_g: float = 2e-4
+    lr_d: float = 1e-3  # measured on digits: at 2e-4 the codes keep a std of ~3, at 1e-3 they match N(0, I)
+    lr_g: float = 1e-3
 
     def validate(self) -> None:
         choice(self.arch, ("auto", "mlp", "conv"), "arch")

