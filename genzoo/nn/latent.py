@@ -272,3 +272,15 @@ def complete_by_reconstruction(encode, decode, x: torch.Tensor, mask: torch.Tens
     for _ in range(steps):
         x_t = torch.where(observed, x_t, decode(encode(x_t)))
     return x_t
+
+
+def deterministic_autoencoder(model: str, config, spec: DataSpec) -> tuple[str, str, Encoder, Decoder]:
+    """``(arch, decoder kind, encoder, decoder)`` of an autoencoder whose code is f(x)
+    (``ae``, ``aae``): the config's ``arch``, ``decoder``, ``latent_dim``, ``hidden`` and
+    ``channels``; a fixed unit scale for a Gaussian decoder (a squared-error loss)."""
+    arch = resolve_arch(model, config.arch, spec)
+    kind = resolve_decoder(model, config.decoder, spec)
+    encoder = Encoder(spec, arch, hidden=config.hidden, channels=config.channels, d_out=config.latent_dim)
+    decoder = Decoder(spec, arch, kind, latent_dim=config.latent_dim, hidden=config.hidden,
+                      channels=config.channels, learn_scale=False)
+    return arch, kind, encoder, decoder

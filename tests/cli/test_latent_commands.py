@@ -42,8 +42,9 @@ def test_complete_with_a_mask_file(made_run, tmp_path):
 
 
 def test_complete_needs_the_capability(tmp_path, capsys):
-    d = tmp_path / "gan"
-    assert main(["train", "dcgan", "--steps", "2", "--set", "channels=8", "--run-dir", str(d), "--no-progress"]) == 0
+    d = tmp_path / "sr"
+    assert main(["train", "srgan", "--steps", "2", "--set", "channels=8", "--set", "blocks=1", "--run-dir", str(d),
+                 "--no-progress"]) == 0
     capsys.readouterr()
     assert main(["complete", str(d)]) == 2
     assert "cannot complete" in capsys.readouterr().err
@@ -117,7 +118,10 @@ def test_manifold_conditional(cvae_run, tmp_path):
 
 @pytest.mark.parametrize("model,extra", [("vae", []), ("ae", []), ("glow", []), ("realnvp", []),
                                          ("rbm", ["--set", "data.binarize=threshold"]),
-                                         ("gsn", ["--set", "data.binarize=threshold"])])
+                                         ("gsn", ["--set", "data.binarize=threshold"]),
+                                         ("dcgan", ["--set", "channels=8"]), ("cgan", ["--set", "channels=8"]),
+                                         ("gan", ["--set", "g_hidden=32", "--set", "d_hidden=32"]),
+                                         ("aae", [])])
 def test_complete_every_family(model, extra, tmp_path, capsys):
     d = tmp_path / model
     assert main(["train", model, "--steps", "3", *extra, "--run-dir", str(d), "--no-progress"]) == 0

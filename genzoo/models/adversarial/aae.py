@@ -31,14 +31,7 @@ from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel, Player
 from genzoo.models.registry import register
 from genzoo.nn import gan, rand
-from genzoo.nn.latent import (
-    DECODER_CHOICES,
-    Decoder,
-    Encoder,
-    complete_by_reconstruction,
-    resolve_arch,
-    resolve_decoder,
-)
+from genzoo.nn.latent import DECODER_CHOICES, complete_by_reconstruction, deterministic_autoencoder
 from genzoo.nn.values import to_unit
 
 
@@ -100,12 +93,8 @@ class AAE(GenerativeModel):
 
     def __init__(self, config: AAEConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        self.arch = resolve_arch(self.name, config.arch, spec)
-        self.decoder_kind = resolve_decoder(self.name, config.decoder, spec)
+        self.arch, self.decoder_kind, self.encoder, self.decoder = deterministic_autoencoder(self.name, config, spec)
         L = config.latent_dim
-        self.encoder = Encoder(spec, self.arch, hidden=config.hidden, channels=config.channels, d_out=L)
-        self.decoder = Decoder(spec, self.arch, self.decoder_kind, latent_dim=L, hidden=config.hidden,
-                               channels=config.channels, learn_scale=False)
         h = config.d_hidden
         self.discriminator = nn.Sequential(nn.Linear(L, h), nn.LeakyReLU(0.2), nn.Linear(h, h), nn.LeakyReLU(0.2),
                                            nn.Linear(h, 1))

@@ -73,6 +73,19 @@ class AdversarialConfig:
         return not self.spectral_norm and self.loss != "wasserstein_gp"
 
 
+def two_players(discriminator: nn.Module, d_loss, generator: nn.Module, g_loss, *, lr_d: float, lr_g: float,
+                betas: tuple[float, float] = (0.5, 0.999), n_critic: int = 1) -> list[Player]:
+    """The discriminator (``n_critic`` updates per step) then the generator, each with Adam."""
+    return [Player("discriminator", list(discriminator.parameters()), d_loss, steps=n_critic, lr=lr_d,
+                   betas=tuple(betas)),
+            Player("generator", list(generator.parameters()), g_loss, lr=lr_g, betas=tuple(betas))]
+
+
+def summed(d: dict[str, torch.Tensor], g: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Both players' outputs with their losses summed (for logging and the contract tests)."""
+    return {**d, **g, "loss": d["loss"] + g["loss"]}
+
+
 class AdversarialModel(GenerativeModel):
     """Base class of the generator/discriminator GANs; no likelihood."""
 
@@ -139,15 +152,12 @@ class AdversarialModel(GenerativeModel):
     def players(self) -> list[Player]:
         """The discriminator (``n_critic`` updates per step), then the generator."""
         c = self.config
-        return [Player("discriminator", list(self.discriminator.parameters()), self.discriminator_loss,
-                       steps=c.n_critic, lr=c.lr_d, betas=tuple(c.betas)),
-                Player("generator", list(self.generator.parameters()), self.generator_loss,
-                       lr=c.lr_g, betas=tuple(c.betas))]
+        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
+                           lr_d=c.lr_d, lr_g=c.lr_g, betas=c.betas, n_critic=c.n_critic)
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Both players' losses summed (for logging and the contract tests only)."""
-        d, g = self.discriminator_loss(batch), self.generator_loss(batch)
-        return {**d, **g, "loss": d["loss"] + g["loss"]}
+        return summed(self.discriminator_loss(batch), self.generator_loss(batch))
 
     # ---- sampling ------------------------------------------------------------------
     def sample_labels(self, n: int, condition: torch.Tensor | None,
@@ -192,21 +202,27 @@ class AdversarialModel(GenerativeModel):
         was = self.training
         self.eval()
         try:
-            for _ in range(steps):
-                g = self.generator(z, y)
-                context = (weight * (g - u).abs()).flatten(1).sum(1)  # (n,)
-                m = self.config.pack
-                d = self.discriminator(gan.pack(g.repeat_interleave(m, 0), m), y)
-                perceptual = torch.nn.functional.softplus(-d)  # -log D(G(z)), (n,)
-                loss = (context + prior_weight * perceptual).sum()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            with torch.enable_grad():  # callers may hold no_grad: the search needs gradients
+                self._search(z, opt, u, weight, y, steps, prior_weight)
             with torch.no_grad():
                 return self.generator(z, y)
         finally:
             self.train(was)
             self.zero_grad(set_to_none=True)  # nothing of the search is left on the weights
+
+    def _search(self, z: torch.Tensor, opt: torch.optim.Optimizer, u: torch.Tensor, weight: torch.Tensor,
+                y: torch.Tensor | None, steps: int, prior_weight: float) -> None:
+        """Adam steps on z for the contextual plus weighted perceptual loss."""
+        m = self.config.pack
+        for _ in range(steps):
+            g = self.generator(z, y)
+            context = (weight * (g - u).abs()).flatten(1).sum(1)  # (n,)
+            d = self.discriminator(gan.pack(g.repeat_interleave(m, 0), m), y)
+            perceptual = torch.nn.functional.softplus(-d)  # -log D(G(z)), (n,)
+            loss = (context + prior_weight * perceptual).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
     def complete(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
                  steps: int = 300, prior_weight: float = 0.003, lr: float = 0.1) -> torch.Tensor:

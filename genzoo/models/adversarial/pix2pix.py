@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
+from genzoo.models.adversarial.base import summed, two_players
 from genzoo.models.adversarial.translation import TranslationModel
 from genzoo.models.base import Batch, Player
 from genzoo.models.registry import register
@@ -91,13 +92,11 @@ class Pix2Pix(TranslationModel):
 
     def players(self) -> list[Player]:
         lr = self.config.lr
-        return [Player("discriminator", list(self.discriminator.parameters()), self.discriminator_loss,
-                       lr=lr, betas=(0.5, 0.999)),
-                Player("generator", list(self.generator.parameters()), self.generator_loss, lr=lr, betas=(0.5, 0.999))]
+        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
+                           lr_d=lr, lr_g=lr)
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        d, g = self.discriminator_loss(batch), self.generator_loss(batch)
-        return {**d, **g, "loss": d["loss"] + g["loss"]}
+        return summed(self.discriminator_loss(batch), self.generator_loss(batch))
 
     # ---- translation -----------------------------------------------------------------
     @torch.no_grad()

@@ -34,6 +34,7 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
+from genzoo.models.adversarial.base import summed, two_players
 from genzoo.models.base import Batch, GenerativeModel, Player
 from genzoo.models.registry import register
 from genzoo.nn import gan, rand
@@ -174,18 +175,17 @@ class SRGAN(GenerativeModel):
     def players(self) -> list[Player]:
         """The discriminator (only when the adversarial loss is on), then the generator."""
         c = self.config
-        g = Player("generator", list(self.generator.parameters()), self.generator_loss, lr=c.lr_g, betas=(0.9, 0.999))
         if c.adversarial_weight == 0:
-            return [g]
-        return [Player("discriminator", list(self.discriminator.parameters()), self.discriminator_loss,
-                       lr=c.lr_d, betas=(0.9, 0.999)), g]
+            return [Player("generator", list(self.generator.parameters()), self.generator_loss, lr=c.lr_g,
+                           betas=(0.9, 0.999))]
+        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
+                           lr_d=c.lr_d, lr_g=c.lr_g, betas=(0.9, 0.999))
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         g = self.generator_loss(batch)
         if self.config.adversarial_weight == 0:
             return g
-        d = self.discriminator_loss(batch)
-        return {**d, **g, "loss": d["loss"] + g["loss"]}
+        return summed(self.discriminator_loss(batch), g)
 
     # ---- super-resolution ------------------------------------------------------------
     @torch.no_grad()

@@ -35,6 +35,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
+from genzoo.models.adversarial.base import summed, two_players
 from genzoo.models.base import Batch, GenerativeModel, Player
 from genzoo.models.registry import register
 from genzoo.nn import rand
@@ -199,14 +200,12 @@ class SSGAN(GenerativeModel):
 
     def players(self) -> list[Player]:
         lr = self.config.lr
-        return [Player("discriminator", list(self.discriminator.parameters()), self.discriminator_loss,
-                       lr=lr, betas=(0.5, 0.999)),
-                Player("generator", list(self.generator.parameters()), self.generator_loss, lr=lr, betas=(0.5, 0.999))]
+        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
+                           lr_d=lr, lr_g=lr)
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Both players' losses summed (for logging and the contract tests only)."""
-        d, g = self.discriminator_loss(batch), self.generator_loss(batch)
-        return {**d, **g, "loss": d["loss"] + g["loss"]}
+        return summed(self.discriminator_loss(batch), self.generator_loss(batch))
 
     # ---- sampling and classification -------------------------------------------------
     @torch.no_grad()

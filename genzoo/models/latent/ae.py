@@ -31,14 +31,7 @@ from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel, Player
 from genzoo.models.mixture.gmm import GMM, GMMConfig
 from genzoo.models.registry import register
-from genzoo.nn.latent import (
-    DECODER_CHOICES,
-    Decoder,
-    Encoder,
-    complete_by_reconstruction,
-    resolve_arch,
-    resolve_decoder,
-)
+from genzoo.nn.latent import DECODER_CHOICES, complete_by_reconstruction, deterministic_autoencoder
 from genzoo.nn.values import to_unit
 
 
@@ -91,12 +84,8 @@ class AE(GenerativeModel):
 
     def __init__(self, config: AEConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        self.arch = resolve_arch(self.name, config.arch, spec)
-        self.decoder_kind = resolve_decoder(self.name, config.decoder, spec)
+        self.arch, self.decoder_kind, self.encoder, self.decoder = deterministic_autoencoder(self.name, config, spec)
         latent = config.latent_dim
-        self.encoder = Encoder(spec, self.arch, hidden=config.hidden, channels=config.channels, d_out=latent)
-        self.decoder = Decoder(spec, self.arch, self.decoder_kind, latent_dim=latent, hidden=config.hidden,
-                               channels=config.channels, learn_scale=False)
         # The code density: genzoo's GMM on latent vectors (its buffers are saved with ours).
         code_spec = DataSpec(f"{spec.name}-codes", "vector", (latent,), "continuous",
                              value_range=(-math.inf, math.inf))
