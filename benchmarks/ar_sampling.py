@@ -48,6 +48,7 @@ CASES = [
     Case("pixelcnn", MNIST, {"channels": 64, "layers": 8}, "28x28 binary, 8 layers x 64 ch", 20.0),
     Case("gated_pixelcnn", MNIST, {"channels": 64, "layers": 8}, "28x28 binary, 8 layers x 64 ch"),
     Case("pixel_lstm", MNIST, {"hidden": 128, "layers": 1}, "28x28 binary, raster LSTM 128"),
+    Case("pixel_lstm", MNIST, {"variant": "row", "hidden": 32, "layers": 3}, "28x28 binary, Row LSTM 3x32"),
     Case("wavenet", AUDIO, {"residual_channels": 64, "gate_channels": 64, "skip_channels": 128,
                             "layers_per_stack": 10}, "1024 tokens of 8-bit audio, 10 layers x 64 ch", 10.0),
     Case("transformer", TOKENS_512, {"layers": 4, "width": 128, "heads": 4}, "512 tokens, context 512, 4x128",
