@@ -216,4 +216,9 @@ def features_for(name: str, data: Dataset, *, root: str | Path | None = None, do
     from genzoo.data.dataset import load_dataset
 
     twin, opts = PROXIES[name]
-    return feature_net(load_dataset(twin, root=root, download=download, **opts), progress=progress)
+    try:
+        labelled = load_dataset(twin, root=root, download=download, **opts)
+    except DataFileError as e:
+        raise DataFileError(f"the feature network of {name!r} is trained on {twin!r}, whose files are needed: "
+                            f"give their folder with --features-data-dir DIR ({e})") from None
+    return feature_net(labelled, progress=progress)

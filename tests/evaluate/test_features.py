@@ -75,3 +75,12 @@ def test_corruptions_keep_the_value_type(digits):
             assert y.shape == x.shape and y.dtype == x.dtype
     inv = corrupt.invert(corrupt.invert(x, d.spec), d.spec)
     assert torch.allclose(inv, x, atol=1e-6)
+
+
+def test_binarized_mnist_borrows_the_mnist_network_and_says_where_it_is(shared_data):
+    from genzoo.errors import DataFileError
+    from genzoo.evaluate.features import features_for
+
+    data = load_dataset("binarized_mnist", root=shared_data / "binarized_mnist")
+    with pytest.raises(DataFileError, match="--features-data-dir"):
+        features_for("binarized_mnist", data, root=None)
