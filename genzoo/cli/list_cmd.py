@@ -17,14 +17,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.what in (None, "models"):
         print("models:")
+        w = max(len(n) for n in model_names())
         for name in model_names():
             cls = get_model_class(name)
             lik = cls.likelihood or "none"
             accepts = ", ".join(f"{'any' if k == '*' else k}/{'any' if v == '*' else v}" for k, v in cls.accepts)
             doc = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "") if cls.__doc__ else ""
-            print(f"  {name:<10} {cls.family:<15} likelihood={lik:<9} accepts {accepts}")
+            print(f"  {name:<{w}} {cls.family:<15} likelihood={lik:<9} accepts {accepts}")
             if doc:
-                print(f"  {'':<10} {doc}")
+                print(f"  {'':<{w}} {doc}")
     if args.what in (None, "datasets"):
         print("datasets:")
         for name in dataset_names():

@@ -120,8 +120,8 @@ def decode_text(ids: torch.Tensor, vocabulary: tuple[str, ...] | list[str]) -> s
 
 
 @register_dataset("text", TextOptions,
-                  "your own UTF-8 text file or folder (needs --data-dir), as windows of characters; "
-                  "options block_size, stride, test_fraction")
+                  "your own UTF-8 text file or folder (--data-dir) or the built-in English corpus "
+                  "(corpus=pydoc), as windows of characters; options block_size, stride, test_fraction, corpus")
 def load_text(root: Path | None, opts: TextOptions, *, download: bool = True) -> Dataset:
     if root is not None and opts.corpus is not None:
         raise GenzooError(f"dataset 'text': give either --data-dir or corpus={opts.corpus}, not both")
