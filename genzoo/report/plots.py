@@ -162,3 +162,28 @@ def snapshots_png(rows: dict[str, list[tuple[int, torch.Tensor]]], path: Path, *
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def pianoroll_png(melodies: list, vocabulary, path: Path, *, title: str, rows: int = 8) -> Path:
+    """Piano rolls of token melodies (one panel each, time in quarter notes, MIDI pitch)."""
+    from genzoo.data.melody import decode_tokens
+
+    plt = _plt()
+    melodies = melodies[:rows]
+    fig, axes = plt.subplots(len(melodies), 1, figsize=(8, 1.1 * len(melodies) + 0.4), dpi=100, squeeze=False)
+    for ax, ids in zip(axes[:, 0], melodies):
+        t = 0.0
+        for n in decode_tokens(ids, vocabulary).flatten().notesAndRests:
+            q = float(n.quarterLength)
+            if n.isNote:
+                ax.broken_barh([(t, q * 0.95)], (n.pitch.midi - 0.4, 0.8), color="tab:blue")
+            t += q
+        ax.set_xlim(0, max(t, 1))
+        ax.tick_params(labelsize=6)
+        ax.set_ylabel("pitch", fontsize=6)
+    axes[-1, 0].set_xlabel("time (quarter notes)", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -79,6 +79,9 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
         folder.mkdir(parents=True, exist_ok=True)
         for i, row in enumerate(x.long().cpu()):
             write_melody(row, spec.vocabulary, folder / f"melody-{i:02d}")
+        from genzoo.report.plots import pianoroll_png
+
+        pianoroll_png(list(x.long().cpu()), spec.vocabulary, folder / "pianoroll.png", title=title or "melodies")
         return folder
     if spec.kind == "sequence" and spec.vocabulary is not None:
         vocab = spec.vocabulary

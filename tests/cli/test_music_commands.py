@@ -44,6 +44,7 @@ def test_sample_writes_midi_and_musicxml_that_music21_reads(music_run, capsys):
     mids = sorted((music_run / "samples").rglob("*.mid"))
     xmls = sorted((music_run / "samples").rglob("*.musicxml"))
     assert len(mids) == 2 and len(xmls) == 2
+    assert len(list((music_run / "samples").rglob("pianoroll.png"))) == 1
     for path in mids + xmls:
         score = converter.parse(path)  # playable: music21 reads it back
         assert all(n.quarterLength > 0 for n in score.flatten().notesAndRests)
