@@ -247,7 +247,9 @@ def write_outputs(suite: dict[str, Any], out: Path, results: list[dict[str, Any]
     md += ["", "Settings:", ""] + [f"- {s}" for s in settings]
     (out / "results.md").write_text("\n".join(md) + "\n")
     print(format_table(rows, [c for c in used if c not in ("likelihood", "family")]))
-    figures = [("real test examples", save_samples(data.fixed("test").x[:64], data.spec, out / "samples-real.png"))]
+    test = data.fixed("test").x
+    shown = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:64]]  # test files may be sorted
+    figures = [("real test examples", save_samples(shown, data.spec, out / "samples-real.png"))]
     for r in results:
         figures.append((f"{r['label']} samples", save_samples(r["_grid"], data.spec, out / f"samples-{r['label']}.png")))
     figures.append(("loss curves", loss_curves({r["label"]: read_metrics(out / "runs" / r["label"]) for r in results},

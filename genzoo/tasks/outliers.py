@@ -135,7 +135,9 @@ def detect(model: GenerativeModel, data: Dataset, *, count: int = 1000, sets: tu
     for s in scores:
         if s not in SCORES:
             raise GenzooError(f"unknown outlier score {s!r}; available: {', '.join(SCORES)}")
-    test = data.fixed("test").x[:count]
+    full = data.fixed("test").x
+    # a seeded random subset: some test files are ordered by class (binarized MNIST's is)
+    test = full[torch.randperm(len(full), generator=torch.Generator().manual_seed(seed))[:count]]
     train = data.fixed("train").x
     g = torch.Generator().manual_seed(seed)
     ref = train[torch.randperm(len(train), generator=g)[:count]]
