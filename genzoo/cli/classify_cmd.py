@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
-def _sizes(text: str) -> list[int | None]:
+def parse_label_counts(text: str) -> list[int | None]:
     from genzoo.errors import GenzooError
 
     out: list[int | None] = []
@@ -109,7 +109,7 @@ def _learning_curve(args: argparse.Namespace) -> int:
     from genzoo.report.plots import learning_curve_png
     from genzoo.tasks.classify import learning_curve
 
-    sizes = _sizes(args.labels)
+    sizes = parse_label_counts(args.labels)
     spec = runs.resolve(args.target, args.data, recipe=args.config, overrides=split_overrides(args.set),
                         train_flags={"steps": args.steps, "seed": args.seed}, data_dir=args.data_dir)
     data = runs.load_data(spec)

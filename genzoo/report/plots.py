@@ -18,14 +18,16 @@ def _plt():
     return plt
 
 
-def learning_curve_png(rows: list[dict[str, Any]], path: Path, *, title: str) -> Path:
-    """Test accuracy of the generative and the discriminative classifier against the
-    number of labelled examples (log scale)."""
+def learning_curve_png(rows: list[dict[str, Any]], path: Path, *, title: str,
+                       series: dict[str, str] | None = None) -> Path:
+    """Test accuracy against the number of labelled examples (log scale), one line per
+    ``series`` entry (row key -> legend label; default: generative vs discriminative)."""
     plt = _plt()
+    series = series or {"generative_accuracy": "generative (Bayes rule)", "discriminative_accuracy": "discriminative MLP"}
     fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
     n = [r["labelled"] for r in rows]
-    ax.plot(n, [r["generative_accuracy"] for r in rows], "o-", label="generative (Bayes rule)")
-    ax.plot(n, [r["discriminative_accuracy"] for r in rows], "s--", label="discriminative MLP")
+    for (key, label), style in zip(series.items(), ["o-", "s--", "^:", "d-."]):
+        ax.plot(n, [r[key] for r in rows], style, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("labelled training examples")
     ax.set_ylabel("test accuracy")

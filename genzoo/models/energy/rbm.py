@@ -104,7 +104,7 @@ class RBM(GenerativeModel):
     Config = Config
     likelihood = "estimate"  # exact when a layer is small enough: see likelihood_kind
     accepts = (("*", "binary"),)
-    capabilities = ("chain", "complete")
+    capabilities = ("chain", "complete", "encode")
     family = "energy"
 
     def __init__(self, config: Config, spec: DataSpec) -> None:
@@ -135,6 +135,10 @@ class RBM(GenerativeModel):
     def hidden_prob(self, v: torch.Tensor) -> torch.Tensor:
         """p(h_j = 1 | v) = sigmoid(c + v W): (B, H)."""
         return torch.sigmoid(v @ self.W + self.c)
+
+    def encode(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
+        """The hidden units' means p(h = 1 | v) of images ``x``: (B, H), the RBM's features."""
+        return self.hidden_prob(self._flat(x))
 
     def visible_prob(self, h: torch.Tensor) -> torch.Tensor:
         """p(v_i = 1 | h) = sigmoid(b + W h): (B, D)."""
