@@ -86,6 +86,20 @@ def summed(d: dict[str, torch.Tensor], g: dict[str, torch.Tensor]) -> dict[str, 
     return {**d, **g, "loss": d["loss"] + g["loss"]}
 
 
+class TwoPlayers:
+    """Mixin of a model with ``discriminator``/``discriminator_loss`` and
+    ``generator``/``generator_loss`` trained at one learning rate ``config.lr``."""
+
+    def players(self) -> list[Player]:
+        lr = self.config.lr  # type: ignore[attr-defined]
+        return two_players(self.discriminator, self.discriminator_loss,  # type: ignore[attr-defined]
+                           self.generator, self.generator_loss, lr_d=lr, lr_g=lr)  # type: ignore[attr-defined]
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Both players' losses summed (for logging and the contract tests only)."""
+        return summed(self.discriminator_loss(batch), self.generator_loss(batch))  # type: ignore[attr-defined]
+
+
 class AdversarialModel(GenerativeModel):
     """Base class of the generator/discriminator GANs; no likelihood."""
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
-from genzoo.models.adversarial.translation import TranslationModel
+from genzoo.models.adversarial.translation import TranslationConfig, TranslationModel
 from genzoo.models.base import Batch, Player
 from genzoo.models.registry import register
 from genzoo.nn import gan
@@ -36,36 +36,27 @@ from genzoo.nn.values import from_unit, to_unit
 
 
 @dataclass
-class CycleGANConfig:
-    """CycleGAN hyperparameters (CPU-sized).
+class CycleGANConfig(TranslationConfig):
+    """CycleGAN hyperparameters (CPU-sized): ``channels``, ``depth``, ``d_layers``,
+    ``loss`` (here the paper's least squares) and ``lr`` as in
+    :class:`~genzoo.models.adversarial.translation.TranslationConfig`, and
 
     Args:
-        channels: base width of the generators and discriminators.
-        depth: most U-Net levels.
-        d_layers: stride-2 layers of the PatchGANs.
         cycle_weight: lambda of the cycle-consistency terms (the paper: 10).
         identity_weight: weight of the identity terms, relative to ``cycle_weight`` (the
             paper: 0.5 for photo <-> painting, where colours must survive; default 0 here:
             measured on digits <-> inverted digits, 0.5 keeps the translation from
             learning at all, mean error 0.33 against 0.12 without it after 300 steps).
-        loss: GAN loss (the paper: least squares).
-        lr: learning rate of all players (Adam, betas 0.5, 0.999).
     """
 
-    channels: int = 32
-    depth: int = 3
-    d_layers: int = 2
+    loss: str = "least_squares"
     cycle_weight: float = 10.0
     identity_weight: float = 0.0
-    loss: str = "least_squares"
-    lr: float = 2e-4
 
     def validate(self) -> None:
-        for key in ("channels", "depth", "d_layers", "lr"):
-            positive(getattr(self, key), key)
+        super().validate()
         positive(self.cycle_weight, "cycle_weight", allow_zero=True)
         positive(self.identity_weight, "identity_weight", allow_zero=True)
-        choice(self.loss, tuple(x for x in gan.LOSSES if x != "wasserstein_gp"), "loss")
 
 
 @register

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from genzoo.config import choice, positive
+from genzoo.config import positive
 from genzoo.data.spec import DataSpec
-from genzoo.models.adversarial.base import summed, two_players
-from genzoo.models.adversarial.translation import TranslationModel
-from genzoo.models.base import Batch, Player
+from genzoo.models.adversarial.base import TwoPlayers
+from genzoo.models.adversarial.translation import TranslationConfig, TranslationModel
+from genzoo.models.base import Batch
 from genzoo.models.registry import register
 from genzoo.nn import gan
 from genzoo.nn.image2image import PatchGAN, UNet
@@ -34,34 +34,24 @@ from genzoo.nn.values import from_unit, to_unit
 
 
 @dataclass
-class Pix2PixConfig:
-    """pix2pix hyperparameters (CPU-sized; the paper: 64 base channels, 8 levels).
+class Pix2PixConfig(TranslationConfig):
+    """pix2pix hyperparameters (CPU-sized; the paper: 64 base channels, 8 levels):
+    ``channels``, ``depth``, ``d_layers``, ``loss`` and ``lr`` as in
+    :class:`~genzoo.models.adversarial.translation.TranslationConfig`, and
 
     Args:
-        channels: base width of the U-Net and the PatchGAN.
-        depth: most U-Net levels (fewer if the image is small).
-        d_layers: stride-2 layers of the PatchGAN.
         l1_weight: lambda of the L1 term.
-        loss: GAN loss (:data:`genzoo.nn.gan.LOSSES` but ``wasserstein_gp``).
-        lr: learning rate of both players (Adam, betas 0.5, 0.999).
     """
 
-    channels: int = 32
-    depth: int = 3
-    d_layers: int = 2
     l1_weight: float = 100.0
-    loss: str = "non_saturating"
-    lr: float = 2e-4
 
     def validate(self) -> None:
-        for key in ("channels", "depth", "d_layers", "lr"):
-            positive(getattr(self, key), key)
+        super().validate()
         positive(self.l1_weight, "l1_weight", allow_zero=True)
-        choice(self.loss, tuple(x for x in gan.LOSSES if x != "wasserstein_gp"), "loss")
 
 
 @register
-class Pix2Pix(TranslationModel):
+class Pix2Pix(TwoPlayers, TranslationModel):
     """Paired image-to-image translation (U-Net + PatchGAN, L1 + adversarial); no likelihood."""
 
     name = "pix2pix"
@@ -89,14 +79,6 @@ class Pix2Pix(TranslationModel):
         adv = gan.generator_loss(self.config.loss, self.discriminator(torch.cat([a, fake], 1)))
         l1 = F.l1_loss(fake, b)
         return {"loss": adv + self.config.l1_weight * l1, "adversarial": adv.detach(), "l1": l1.detach()}
-
-    def players(self) -> list[Player]:
-        lr = self.config.lr
-        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
-                           lr_d=lr, lr_g=lr)
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        return summed(self.discriminator_loss(batch), self.generator_loss(batch))
 
     # ---- translation -----------------------------------------------------------------
     @torch.no_grad()

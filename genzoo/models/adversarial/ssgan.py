@@ -35,8 +35,8 @@ from torch.nn.utils.parametrizations import weight_norm
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
-from genzoo.models.adversarial.base import summed, two_players
-from genzoo.models.base import Batch, GenerativeModel, Player
+from genzoo.models.adversarial.base import TwoPlayers
+from genzoo.models.base import Batch, GenerativeModel
 from genzoo.models.registry import register
 from genzoo.nn import rand
 from genzoo.nn.values import from_unit, to_unit
@@ -101,7 +101,7 @@ class NoisyDiscriminator(nn.Module):
 
 
 @register
-class SSGAN(GenerativeModel):
+class SSGAN(TwoPlayers, GenerativeModel):
     """Semi-supervised GAN: a generator, and a discriminator that classifies; no likelihood."""
 
     name = "ssgan"
@@ -197,15 +197,6 @@ class SSGAN(GenerativeModel):
         _, f_fake = self.discriminator(self._generate(self._noise(x.shape[0])))
         loss = (f_real.detach().mean(0) - f_fake.mean(0)).pow(2).mean()
         return {"loss": loss, "feature_matching": loss.detach()}
-
-    def players(self) -> list[Player]:
-        lr = self.config.lr
-        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
-                           lr_d=lr, lr_g=lr)
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Both players' losses summed (for logging and the contract tests only)."""
-        return summed(self.discriminator_loss(batch), self.generator_loss(batch))
 
     # ---- sampling and classification -------------------------------------------------
     @torch.no_grad()

@@ -5,17 +5,43 @@ data without source images."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import IncompatibleDataError
 from genzoo.models.base import Batch, GenerativeModel
-from genzoo.nn import rand
+from genzoo.nn import gan, rand
 from genzoo.nn.values import to_unit
 
 KEPT = 64  # training sources kept for unconditional sampling
+
+
+@dataclass
+class TranslationConfig:
+    """The settings pix2pix and cyclegan share (each Config documents them and adds its own).
+
+    Args:
+        channels: base width of the U-Net(s) and the PatchGAN(s).
+        depth: most U-Net levels (fewer if the image is small).
+        d_layers: stride-2 layers of the PatchGAN(s).
+        loss: GAN loss (:data:`genzoo.nn.gan.LOSSES` but ``wasserstein_gp``).
+        lr: learning rate of every player (Adam, betas 0.5, 0.999).
+    """
+
+    channels: int = 32
+    depth: int = 3
+    d_layers: int = 2
+    loss: str = "non_saturating"
+    lr: float = 2e-4
+
+    def validate(self) -> None:
+        for key in ("channels", "depth", "d_layers", "lr"):
+            positive(getattr(self, key), key)
+        choice(self.loss, tuple(x for x in gan.LOSSES if x != "wasserstein_gp"), "loss")
 
 
 class TranslationModel(GenerativeModel):
