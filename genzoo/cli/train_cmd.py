@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(model, data, spec.train, run_dir=run_dir, resume=args.resume,
                       progress=not args.no_progress)
     if dist.is_main:
-        n_params = sum(p.numel() for p in model.parameters())
+        from genzoo.models.base import count_parameters
+
+        n_params = count_parameters(model)
         print(f"training {spec.model} ({n_params:,} parameters) on {spec.data} {data.spec.describe}, "
               f"{len(data.train)} examples, device {trainer.device}"
               + (f", {dist.world_size} processes" if dist.enabled else "")

@@ -166,6 +166,12 @@ class GenerativeModel(nn.Module):
         return condition
 
 
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters; for models fitted without gradients (EM) their fitted buffers."""
+    n = sum(p.numel() for p in model.parameters())
+    return n or sum(b.numel() for b in model.buffers() if b.is_floating_point())
+
+
 def all_parameters(players: Iterable[Player]) -> list[nn.Parameter]:
     seen: dict[int, nn.Parameter] = {}
     for p in players:

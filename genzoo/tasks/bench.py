@@ -34,6 +34,7 @@ import torch
 
 from genzoo.config import load_yaml
 from genzoo.errors import GenzooError
+from genzoo.models.base import count_parameters
 
 SUITE_KEYS = {"name", "description", "data", "train", "evaluate", "entries"}
 ENTRY_KEYS = {"model", "label", "config", "train", "recipe"}
@@ -162,12 +163,6 @@ def run_suite(suite: dict[str, Any], suite_path: Path, out: Path, *, only: list[
         log(f"[{label}] " + "; ".join(_short(res)))
     report = write_outputs(suite, out, results, data)
     return {"results": [{k: v for k, v in r.items() if k != "_grid"} for r in results], "report": str(report)}
-
-
-def count_parameters(model: torch.nn.Module) -> int:
-    """Trainable parameters; for models fitted without gradients (EM) their fitted buffers."""
-    n = sum(p.numel() for p in model.parameters())
-    return n or sum(b.numel() for b in model.buffers() if b.is_floating_point())
 
 
 def _short(res: dict[str, Any]) -> list[str]:

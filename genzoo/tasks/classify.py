@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from genzoo.data.dataset import Dataset, Split
 from genzoo.errors import CapabilityError, GenzooError
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import GenerativeModel, count_parameters
 from genzoo.models.registry import build_model, get_model_class
 from genzoo.nn.values import to_unit
 from genzoo.train.config import TrainConfig
@@ -90,7 +90,7 @@ class GenerativeClassifier:
     @property
     def parameters(self) -> int:
         ms = self.models if isinstance(self.models, list) else [self.models]
-        return sum(p.numel() for m in ms for p in m.parameters())
+        return sum(count_parameters(m) for m in ms)
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         return bayes_rule(class_log_likelihoods(self.models, x, self.num_classes), self.log_prior)

@@ -85,6 +85,12 @@ def test_classify_learning_curve_and_conditional_run(tmp_path, capsys):
     assert main(["classify", str(run), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["accuracy"] > 0.3 and (run / "classify" / "confusion.png").is_file()
+    # an EM-fitted model's size is its fitted values, so the MLP baseline is not starved
+    out = tmp_path / "gmm"
+    assert main(["classify", "gmm", "--labels", "5", "--steps", "5", "--set", "components=1", "--set",
+                 "train.batch_size=0", "--out", str(out), "--no-progress"]) == 0
+    row = json.loads((out / "results.json").read_text())["rows"][0]
+    assert 0.8 < row["discriminative_parameters"] / row["generative_parameters"] < 1.25
     assert main(["classify", "made", "--labels", "zero"]) == 2
     assert main(["classify", "made", "--labels", "3", "--conditional"]) == 2  # made has no conditional form
 
