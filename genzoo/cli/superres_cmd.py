@@ -111,5 +111,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {'truth':<8} {'':>8} {'':>7} {s['sharpness']:>10.4f}")
         else:
             print(f"  {name:<8} {s['psnr']:>8.2f} {s['ssim']:>7.4f} {s['sharpness']:>10.4f}")
-    print(f"wrote {path} (rows: low-res, bicubic, {', '.join(models)}, truth) and {out / 'results.json'}")
+    print(f"wrote {path} (columns: low-res, bicubic, {', '.join(models)}, truth) and {out / 'results.json'}")
     return 0
