@@ -78,6 +78,15 @@ class Dataset:
         return Split(self.transform(s.x, g), s.y, s.extra)
 
 
+def random_rows(x: torch.Tensor, n: int, *, seed: int) -> torch.Tensor:
+    """``n`` rows of ``x`` drawn without replacement with ``seed`` (all of ``x``, in order,
+    if it has no more). Evaluation draws its real examples this way because some test files
+    are ordered by class (binarized MNIST's is), so their first rows are not a sample."""
+    if n >= len(x):
+        return x
+    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
 def genzoo_home() -> Path:
     """Cache directory: ``$GENZOO_HOME`` or ``~/.cache/genzoo``."""
     env = os.environ.get("GENZOO_HOME")

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from genzoo.data.dataset import Dataset
+from genzoo.data.dataset import Dataset, random_rows
 from genzoo.data.spec import DataSpec
 from genzoo.errors import CapabilityError, GenzooError
 from genzoo.evaluate import quality
@@ -172,8 +172,7 @@ def evaluate(model: GenerativeModel, data: Dataset, metrics: list[str], *, name:
         n = samples or min(len(real), 10000)
         if n < 10:
             raise GenzooError(f"bad value {n} for samples: sample-quality metrics need at least 10")
-        # a seeded random subset: some test files are ordered by class (binarized MNIST's is)
-        ref = real.x if n >= len(real) else real.x[torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n]]
+        ref = random_rows(real.x, n, seed=seed)
         fake = draw_samples(model, n, seed=seed, progress=progress)
         judge = judge_for(name, data, root=root, features_root=features_root, progress=progress)
         base = {"samples": n, "real": len(ref), "real_split": split, "features": judge.describe, "seed": seed}

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from genzoo.config import load_yaml
+from genzoo.data.dataset import random_rows
 from genzoo.errors import GenzooError
 from genzoo.models.base import count_parameters
 
@@ -242,8 +243,7 @@ def write_outputs(suite: dict[str, Any], out: Path, results: list[dict[str, Any]
     md += ["", "Settings:", ""] + [f"- {s}" for s in settings]
     (out / "results.md").write_text("\n".join(md) + "\n")
     print(format_table(rows, [c for c in used if c not in ("likelihood", "family")]))
-    test = data.fixed("test").x
-    shown = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:64]]  # test files may be sorted
+    shown = random_rows(data.fixed("test").x, 64, seed=0)
     figures = [("real test examples", save_samples(shown, data.spec, out / "samples-real.png"))]
     for r in results:
         figures.append((f"{r['label']} samples", save_samples(r["_grid"], data.spec, out / f"samples-{r['label']}.png")))

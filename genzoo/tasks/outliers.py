@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from genzoo.data import corrupt
-from genzoo.data.dataset import Dataset
+from genzoo.data.dataset import Dataset, random_rows
 from genzoo.data.spec import DataSpec
 from genzoo.errors import CapabilityError, GenzooError
 from genzoo.models.base import GenerativeModel
@@ -135,12 +135,9 @@ def detect(model: GenerativeModel, data: Dataset, *, count: int = 1000, sets: tu
     for s in scores:
         if s not in SCORES:
             raise GenzooError(f"unknown outlier score {s!r}; available: {', '.join(SCORES)}")
-    full = data.fixed("test").x
-    # a seeded random subset: some test files are ordered by class (binarized MNIST's is)
-    test = full[torch.randperm(len(full), generator=torch.Generator().manual_seed(seed))[:count]]
+    test = random_rows(data.fixed("test").x, count, seed=seed)
     train = data.fixed("train").x
-    g = torch.Generator().manual_seed(seed)
-    ref = train[torch.randperm(len(train), generator=g)[:count]]
+    ref = random_rows(train, count, seed=seed)
     typical = float(_nll(model, ref, seed=seed).mean())  # H, the entropy estimate
     background = PixelBackground(train, spec) if "ratio" in scores else None
 

@@ -24,7 +24,7 @@ def test_probe_separates_separable_classes_and_not_random_labels():
     assert linear_probe_accuracy(x[:200], shuffled, x[200:], y[200:]) < 0.6
 
 
-def test_rbm_codes_carry_class_information():
+def test_probe_rows_on_an_untrained_rbm():
     data = load_dataset("digits", binarize="threshold")
     torch.manual_seed(0)
     model = build_model("rbm", data.spec, {"hidden": 32})

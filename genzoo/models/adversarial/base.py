@@ -88,7 +88,8 @@ def summed(d: dict[str, torch.Tensor], g: dict[str, torch.Tensor]) -> dict[str, 
 
 class TwoPlayers:
     """Mixin of a model with ``discriminator``/``discriminator_loss`` and
-    ``generator``/``generator_loss`` trained at one learning rate ``config.lr``."""
+    ``generator``/``generator_loss``: both trained at one learning rate ``config.lr``
+    (models with more settings override ``players``), ``loss`` their sum."""
 
     def players(self) -> list[Player]:
         lr = self.config.lr  # type: ignore[attr-defined]
@@ -100,7 +101,7 @@ class TwoPlayers:
         return summed(self.discriminator_loss(batch), self.generator_loss(batch))  # type: ignore[attr-defined]
 
 
-class AdversarialModel(GenerativeModel):
+class AdversarialModel(TwoPlayers, GenerativeModel):
     """Base class of the generator/discriminator GANs; no likelihood."""
 
     likelihood = None
@@ -168,10 +169,6 @@ class AdversarialModel(GenerativeModel):
         c = self.config
         return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
                            lr_d=c.lr_d, lr_g=c.lr_g, betas=c.betas, n_critic=c.n_critic)
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Both players' losses summed (for logging and the contract tests only)."""
-        return summed(self.discriminator_loss(batch), self.generator_loss(batch))
 
     # ---- sampling ------------------------------------------------------------------
     def sample_labels(self, n: int, condition: torch.Tensor | None,
