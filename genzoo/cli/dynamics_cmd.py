@@ -68,7 +68,7 @@ def _modes(args: argparse.Namespace, out: Path) -> None:
     from genzoo.config import split_overrides
     from genzoo.data.dataset import load_dataset
     from genzoo.errors import GenzooError
-    from genzoo.nn.gan import LOSSES
+    from genzoo.models.adversarial.losses import LOSSES
     from genzoo.report.plots import snapshots_png
     from genzoo.tasks.dynamics import mode_collapse
 

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.evaluate.likelihood import evaluate_nll
     from genzoo.report.html import loss_curves, write_report
     from genzoo.report.render import save_samples
+    from genzoo.report.tables import format_table
     from genzoo.train.logging import read_metrics
     from genzoo.train.trainer import Trainer
 
@@ -114,17 +115,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nreport: {report}")
     return 0
 
-
-def format_table(rows: list[dict[str, Any]], cols: list[str]) -> str:
-    """A plain-text table (floats with 2 decimals, NaN as n/a)."""
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return "n/a" if v != v else f"{v:,.2f}"
-        return str(v)
-
-    cells = [[cell(r.get(c, "")) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.rjust(w) if i >= 2 else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))) for r in cells]
-    return "\n".join([line, sep, *body])

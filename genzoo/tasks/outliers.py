@@ -18,7 +18,7 @@ Scores (higher = more outlying), for any model with a likelihood:
   (Ren et al.'s background model is a second deep model; this one has no parameters to
   train.)
 
-Outlier sets built from the test split (:mod:`genzoo.data.corrupt`): ``noise``
+Outlier sets built from the test split (:mod:`genzoo.tasks.corrupt`): ``noise``
 (independent uniform pixels), ``noisy`` (test images plus Gaussian noise),
 ``inverted``, ``shifted`` (moved by a quarter of the image) and ``glyphs`` (letters and
 signs from a font). AUROC is scikit-learn's ``roc_auc_score`` (ties count half).
@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from genzoo.data import corrupt
+from genzoo.tasks import corrupt
 from genzoo.data.dataset import Dataset, random_rows
 from genzoo.data.spec import DataSpec
 from genzoo.errors import CapabilityError, GenzooError

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genzoo.data import corrupt
+from genzoo.tasks import corrupt
 from genzoo.data.dataset import load_dataset
 from genzoo.evaluate import quality
 from genzoo.evaluate.features import feature_net

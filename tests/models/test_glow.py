@@ -12,8 +12,8 @@ from genzoo.config import build_config
 from genzoo.data.spec import DataSpec
 from genzoo.errors import IncompatibleDataError
 from genzoo.models.flows.glow import Glow, InvConv1x1, VariationalDequantizer
+from genzoo.models.flows.layers import ActNorm
 from genzoo.models.registry import build_model
-from genzoo.nn.flows import ActNorm
 from tests.helpers import adam_steps, random_batch
 from tests.nn.test_flows import check_layer, jacobian_log_dets, randomize
 

@@ -13,9 +13,9 @@ from genzoo.data.dataset import load_dataset
 from genzoo.data.spec import DataSpec
 from genzoo.data.text import decode_text, encode_text
 from genzoo.errors import GenzooError, IncompatibleDataError
+from genzoo.models.autoregressive.decoding import filter_logits
 from genzoo.models.autoregressive.lstm import LSTM
 from genzoo.models.registry import build_model
-from genzoo.nn.decoding import filter_logits
 
 SEQ = DataSpec("s", "sequence", (8,), "categorical", num_values=5)
 TINY = DataSpec("t", "sequence", (3,), "categorical", num_values=3)

@@ -10,8 +10,7 @@ import torch
 from genzoo.config import build_config
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
-from genzoo.models.autoregressive.made import MADE
-from genzoo.nn.masked import MaskedLinear
+from genzoo.models.autoregressive.made import MADE, MaskedLinear
 
 DIGITS_CAT = DataSpec("digits", "image", (1, 8, 8), "categorical", num_values=17)
 BINARY = DataSpec("b", "image", (1, 4, 4), "binary")

@@ -10,7 +10,7 @@ Three players take turns every step:
 2. ``discriminator`` D(z) learns to tell draws of the prior ``p(z)`` (N(0, I), or a
    ring of ``prior_modes`` Gaussians in the first two code dimensions) from codes f(x);
 3. ``encoder`` (the generator of the code GAN) updates f so that D takes its codes for
-   prior draws (the GAN loss of :mod:`genzoo.nn.gan`, non-saturating by default).
+   prior draws (the GAN loss of :mod:`genzoo.models.adversarial.losses`, non-saturating by default).
 
 At the equilibrium the aggregate posterior matches the prior, so ``sample`` decodes draws
 of the prior. Capabilities: ``encode``, ``decode``, and ``complete`` (iterated
@@ -28,10 +28,11 @@ from torch import nn
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
+from genzoo.models.adversarial import losses
 from genzoo.models.base import Batch, GenerativeModel, Player
+from genzoo.models.latent.layers import DECODER_CHOICES, complete_by_reconstruction, deterministic_autoencoder
 from genzoo.models.registry import register
-from genzoo.nn import gan, rand
-from genzoo.nn.latent import DECODER_CHOICES, complete_by_reconstruction, deterministic_autoencoder
+from genzoo.nn import rand
 from genzoo.nn.values import to_unit
 
 
@@ -50,7 +51,7 @@ class AAEConfig:
             in the others): the paper's demonstration that any prior can be imposed.
         prior_modes: components of the ``ring`` prior.
         d_hidden: width of the two hidden layers of the code discriminator.
-        loss: GAN loss of the code game (:data:`genzoo.nn.gan.LOSSES`).
+        loss: GAN loss of the code game (:data:`genzoo.models.adversarial.losses.LOSSES`).
         lr_ae: learning rate of the reconstruction phase.
         lr_d: learning rate of the discriminator.
         lr_g: learning rate of the encoder's adversarial phase.
@@ -73,7 +74,7 @@ class AAEConfig:
         choice(self.arch, ("auto", "mlp", "conv"), "arch")
         choice(self.decoder, DECODER_CHOICES, "decoder")
         choice(self.prior, ("gaussian", "ring"), "prior")
-        choice(self.loss, gan.LOSSES, "loss")
+        choice(self.loss, losses.LOSSES, "loss")
         for key in ("latent_dim", "hidden", "channels", "prior_modes", "d_hidden", "lr_ae", "lr_d", "lr_g"):
             positive(getattr(self, key), key)
         if self.prior == "ring" and self.latent_dim < 2:
@@ -130,16 +131,16 @@ class AAE(GenerativeModel):
         x = batch["x"].to(self.device)
         codes = self.encoder(x).detach()
         r, f = self._d(self.prior_sample(x.shape[0])), self._d(codes)
-        loss = gan.discriminator_loss(self.config.loss, r, f)
+        loss = losses.discriminator_loss(self.config.loss, r, f)
         if self.config.loss == "wasserstein_gp":
-            loss = loss + gan.gradient_penalty(lambda z: self._d(z), self.prior_sample(x.shape[0]), codes)
-        return {"loss": loss, "d_loss": loss.detach(), "d_real": gan.d_probability(self.config.loss, r).detach(),
-                "d_fake": gan.d_probability(self.config.loss, f).detach()}
+            loss = loss + losses.gradient_penalty(lambda z: self._d(z), self.prior_sample(x.shape[0]), codes)
+        return {"loss": loss, "d_loss": loss.detach(), "d_real": losses.d_probability(self.config.loss, r).detach(),
+                "d_fake": losses.d_probability(self.config.loss, f).detach()}
 
     def encoder_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The encoder as the code GAN's generator: make D take f(x) for a prior draw."""
         f = self._d(self.encoder(batch["x"].to(self.device)))
-        loss = gan.generator_loss(self.config.loss, f)
+        loss = losses.generator_loss(self.config.loss, f)
         return {"loss": loss, "g_loss": loss.detach()}
 
     def players(self) -> list[Player]:

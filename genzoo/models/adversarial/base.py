@@ -4,7 +4,7 @@ players' losses, and sampling.
 A subclass builds ``self.generator`` (z (B, latent), labels -> data in [-1, 1]) and
 ``self.discriminator`` (packed data in [-1, 1], labels -> one output per packed group)
 and may override :meth:`AdversarialModel.labels_for` for class conditioning. The loss
-(:data:`genzoo.nn.gan.LOSSES`), the number of critic steps, two learning rates (TTUR,
+(:data:`genzoo.models.adversarial.losses.LOSSES`), the number of critic steps, two learning rates (TTUR,
 Heusel et al. 2017), packing (PacGAN) and the gradient penalty are handled here.
 
 The trainer's ``train.ema`` keeps an exponential moving average of the weights, which
@@ -25,8 +25,9 @@ from torch import nn
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
+from genzoo.models.adversarial import losses
 from genzoo.models.base import Batch, GenerativeModel, Player
-from genzoo.nn import gan, rand
+from genzoo.nn import rand
 from genzoo.nn.values import from_unit, to_unit
 
 
@@ -37,7 +38,7 @@ class AdversarialConfig:
     Args:
         latent_dim: size of the noise z ~ N(0, I).
         loss: ``minimax``, ``non_saturating``, ``hinge``, ``least_squares`` or
-            ``wasserstein_gp`` (see :mod:`genzoo.nn.gan`).
+            ``wasserstein_gp`` (see :mod:`genzoo.models.adversarial.losses`).
         lr_g: generator learning rate.
         lr_d: discriminator learning rate (a larger one than ``lr_g`` is TTUR).
         betas: Adam betas of both players.
@@ -59,7 +60,7 @@ class AdversarialConfig:
     spectral_norm: bool = False
 
     def validate(self) -> None:
-        choice(self.loss, gan.LOSSES, "loss")
+        choice(self.loss, losses.LOSSES, "loss")
         for key in ("latent_dim", "lr_g", "lr_d", "n_critic", "pack"):
             positive(getattr(self, key), key)
         positive(self.gp_weight, "gp_weight", allow_zero=True)
@@ -117,7 +118,7 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
     def finish(self) -> None:
         """Call at the end of ``__init__``: spectral norm on D when asked."""
         if self.config.spectral_norm:
-            gan.spectral_norm_all(self.discriminator)
+            losses.spectral_norm_all(self.discriminator)
 
     # ---- conditioning --------------------------------------------------------------
     def labels_for(self, batch: Batch, n: int) -> torch.Tensor | None:
@@ -131,7 +132,7 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
         """D's outputs for data ``u`` (B, ...) in [-1, 1]: one per group of ``pack`` (B // pack,)."""
         m = self.config.pack
         y = None if y is None else y[: u.shape[0] - u.shape[0] % m : m]
-        return self.discriminator(gan.pack(u, m), y)
+        return self.discriminator(losses.pack(u, m), y)
 
     # ---- the two players -----------------------------------------------------------
     def discriminator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -145,12 +146,12 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
         fake = self.generator(self._noise(n), y).detach()
         # real and fake pass D separately, so batch norm never mixes their statistics
         r, f = self.critic(real, y), self.critic(fake, y)
-        loss = gan.discriminator_loss(c.loss, r, f)
-        out = {"d_real": gan.d_probability(c.loss, r).detach(), "d_fake": gan.d_probability(c.loss, f).detach()}
+        loss = losses.discriminator_loss(c.loss, r, f)
+        out = {"d_real": losses.d_probability(c.loss, r).detach(), "d_fake": losses.d_probability(c.loss, f).detach()}
         if c.loss == "wasserstein_gp" and c.gp_weight > 0:
             m = c.pack
             yp = None if y is None else y[: n - n % m : m]
-            gp = gan.gradient_penalty(self.discriminator, gan.pack(real, m), gan.pack(fake, m), weight=c.gp_weight,
+            gp = losses.gradient_penalty(self.discriminator, losses.pack(real, m), losses.pack(fake, m), weight=c.gp_weight,
                                       y=yp)
             loss = loss + gp
             out["gradient_penalty"] = gp.detach()
@@ -161,8 +162,8 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
         n = batch["x"].shape[0]
         y = self.labels_for(batch, n)
         f = self.critic(self.generator(self._noise(n), y), y)
-        loss = gan.generator_loss(self.config.loss, f)
-        return {"loss": loss, "g_loss": loss.detach(), "d_fake": gan.d_probability(self.config.loss, f).detach()}
+        loss = losses.generator_loss(self.config.loss, f)
+        return {"loss": loss, "g_loss": loss.detach(), "d_fake": losses.d_probability(self.config.loss, f).detach()}
 
     def players(self) -> list[Player]:
         """The discriminator (``n_critic`` updates per step), then the generator."""
@@ -228,7 +229,7 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
         for _ in range(steps):
             g = self.generator(z, y)
             context = (weight * (g - u).abs()).flatten(1).sum(1)  # (n,)
-            d = self.discriminator(gan.pack(g.repeat_interleave(m, 0), m), y)
+            d = self.discriminator(losses.pack(g.repeat_interleave(m, 0), m), y)
             perceptual = torch.nn.functional.softplus(-d)  # -log D(G(z)), (n,)
             loss = (context + prior_weight * perceptual).sum()
             opt.zero_grad(set_to_none=True)

@@ -5,7 +5,7 @@ Cycle-Consistent Adversarial Networks", ICCV. arXiv:1703.10593.
 
 Two domains, A (``batch["source"]``) and B (``batch["x"]``), with no pairing (the
 ``pairs`` dataset with ``paired=false``). Two generators, G: A -> B and F: B -> A (U-Nets
-of :mod:`genzoo.nn.image2image`; the paper uses ResNet generators), and two PatchGAN
+of :mod:`genzoo.models.adversarial.image2image`; the paper uses ResNet generators), and two PatchGAN
 discriminators, D_B (real B vs G(a)) and D_A (real A vs F(b)). The generators minimize
 ``adv(D_B(G(a))) + adv(D_A(F(b))) + cycle_weight (|F(G(a)) - a|_1 + |G(F(b)) - b|_1) +
 identity_weight cycle_weight (|G(b) - b|_1 + |F(a) - a|_1)`` (the identity term only
@@ -27,11 +27,11 @@ import torch.nn.functional as F
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
+from genzoo.models.adversarial import losses
+from genzoo.models.adversarial.image2image import PatchGAN, UNet
 from genzoo.models.adversarial.translation import TranslationConfig, TranslationModel
 from genzoo.models.base import Batch, Player
 from genzoo.models.registry import register
-from genzoo.nn import gan
-from genzoo.nn.image2image import PatchGAN, UNet
 from genzoo.nn.values import from_unit, to_unit
 
 
@@ -87,7 +87,7 @@ class CycleGAN(TranslationModel):
         c = self.config
         a, b = self._domains(batch)
         fake_b, fake_a = self.g_ab(a), self.g_ba(b)
-        adv = gan.generator_loss(c.loss, self.d_b(fake_b)) + gan.generator_loss(c.loss, self.d_a(fake_a))
+        adv = losses.generator_loss(c.loss, self.d_b(fake_b)) + losses.generator_loss(c.loss, self.d_a(fake_a))
         cycle = F.l1_loss(self.g_ba(fake_b), a) + F.l1_loss(self.g_ab(fake_a), b)
         loss = adv + c.cycle_weight * cycle
         out = {"adversarial": adv.detach(), "cycle": cycle.detach()}
@@ -99,9 +99,9 @@ class CycleGAN(TranslationModel):
 
     def _d_loss(self, d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         r, f = d(real), d(fake.detach())
-        loss = gan.discriminator_loss(self.config.loss, r, f)
-        return {"loss": loss, "d_real": gan.d_probability(self.config.loss, r).detach(),
-                "d_fake": gan.d_probability(self.config.loss, f).detach()}
+        loss = losses.discriminator_loss(self.config.loss, r, f)
+        return {"loss": loss, "d_real": losses.d_probability(self.config.loss, r).detach(),
+                "d_fake": losses.d_probability(self.config.loss, f).detach()}
 
     def discriminator_a_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = self._domains(batch)

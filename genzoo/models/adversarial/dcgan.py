@@ -32,7 +32,7 @@ from genzoo.models.registry import register
 
 
 @dataclass
-class Config(AdversarialConfig):
+class DCGANConfig(AdversarialConfig):
     """DCGAN hyperparameters (defaults suit 8x8 digits); the game's settings are
     :class:`~genzoo.models.adversarial.base.AdversarialConfig`'s.
 
@@ -104,10 +104,10 @@ class DCGAN(AdversarialModel):
     """DCGAN for images whose height and width divide by 4; no likelihood."""
 
     name = "dcgan"
-    Config = Config
+    Config = DCGANConfig
     accepts = (("image", "*"),)
 
-    def __init__(self, config: Config, spec: DataSpec) -> None:
+    def __init__(self, config: DCGANConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         c, h, w = spec.shape
         self.generator = Generator(config.latent_dim, c, h, w, config.channels)

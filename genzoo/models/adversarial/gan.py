@@ -8,7 +8,7 @@ noise, a discriminator of three hidden layers of 200 units (LeakyReLU 0.2 here).
 
 For vectors (toy 2-D data, feature vectors) and flattened images of any value type: the
 generator ends in tanh, in [-1, 1], which ``sample`` maps into the data's own space
-(:func:`genzoo.nn.values.from_unit`). Every loss of :mod:`genzoo.nn.gan`, packing,
+(:func:`genzoo.nn.values.from_unit`). Every loss of :mod:`genzoo.models.adversarial.losses`, packing,
 ``n_critic``, TTUR and spectral norm come from
 :class:`~genzoo.models.adversarial.base.AdversarialModel`. No likelihood.
 """

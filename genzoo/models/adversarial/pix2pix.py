@@ -8,7 +8,7 @@ On the ``pairs`` dataset (a source image a in ``batch["source"]``, its target b 
 that sees the source beside a real or generated target, one logit per patch. D minimizes
 the (non-saturating) GAN loss over patches; G minimizes ``adversarial + l1_weight *
 |G(a) - b|_1`` (the paper's lambda = 100: the L1 term gets the low frequencies right,
-the patch discriminator the sharp detail). Networks: :mod:`genzoo.nn.image2image`.
+the patch discriminator the sharp detail). Networks: :mod:`genzoo.models.adversarial.image2image`.
 
 ``sample(n, condition=sources)`` translates given sources (values in [-1, 1], the source
 shape); without a condition, sources kept from the training set. ``translate(a)`` maps
@@ -24,12 +24,12 @@ import torch.nn.functional as F
 
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
+from genzoo.models.adversarial import losses
 from genzoo.models.adversarial.base import TwoPlayers
+from genzoo.models.adversarial.image2image import PatchGAN, UNet
 from genzoo.models.adversarial.translation import TranslationConfig, TranslationModel
 from genzoo.models.base import Batch
 from genzoo.models.registry import register
-from genzoo.nn import gan
-from genzoo.nn.image2image import PatchGAN, UNet
 from genzoo.nn.values import from_unit, to_unit
 
 
@@ -69,14 +69,14 @@ class Pix2Pix(TwoPlayers, TranslationModel):
         fake = self.generator(a).detach()
         r = self.discriminator(torch.cat([a, b], 1))
         f = self.discriminator(torch.cat([a, fake], 1))
-        loss = gan.discriminator_loss(self.config.loss, r, f)
-        return {"loss": loss, "d_loss": loss.detach(), "d_real": gan.d_probability(self.config.loss, r).detach(),
-                "d_fake": gan.d_probability(self.config.loss, f).detach()}
+        loss = losses.discriminator_loss(self.config.loss, r, f)
+        return {"loss": loss, "d_loss": loss.detach(), "d_real": losses.d_probability(self.config.loss, r).detach(),
+                "d_fake": losses.d_probability(self.config.loss, f).detach()}
 
     def generator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = self.source(batch), to_unit(batch["x"].to(self.device), self.spec)
         fake = self.generator(a)
-        adv = gan.generator_loss(self.config.loss, self.discriminator(torch.cat([a, fake], 1)))
+        adv = losses.generator_loss(self.config.loss, self.discriminator(torch.cat([a, fake], 1)))
         l1 = F.l1_loss(fake, b)
         return {"loss": adv + self.config.l1_weight * l1, "adversarial": adv.detach(), "l1": l1.detach()}
 

@@ -34,10 +34,11 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
+from genzoo.models.adversarial import losses
 from genzoo.models.adversarial.base import summed, two_players
 from genzoo.models.base import Batch, GenerativeModel, Player
 from genzoo.models.registry import register
-from genzoo.nn import gan, rand
+from genzoo.nn import rand
 from genzoo.nn.values import from_unit, to_unit
 
 FACTOR = 4
@@ -155,7 +156,7 @@ class SRGAN(GenerativeModel):
         hr = to_unit(batch["x"].to(self.device), self.spec)
         sr = self.generator(low_res(hr)).detach()
         r, f = self.discriminator(hr), self.discriminator(sr)
-        loss = gan.discriminator_loss("non_saturating", r, f)
+        loss = losses.discriminator_loss("non_saturating", r, f)
         return {"loss": loss, "d_loss": loss.detach(), "d_real": torch.sigmoid(r).mean().detach(),
                 "d_fake": torch.sigmoid(f).mean().detach()}
 
@@ -167,7 +168,7 @@ class SRGAN(GenerativeModel):
         out = {"content": content.detach()}
         loss = content
         if self.config.adversarial_weight > 0:
-            adv = gan.generator_loss("non_saturating", self.discriminator(sr))
+            adv = losses.generator_loss("non_saturating", self.discriminator(sr))
             loss = loss + self.config.adversarial_weight * adv
             out["adversarial"] = adv.detach()
         return {"loss": loss, **out}

@@ -13,8 +13,9 @@ import torch
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import IncompatibleDataError
+from genzoo.models.adversarial import losses
 from genzoo.models.base import Batch, GenerativeModel
-from genzoo.nn import gan, rand
+from genzoo.nn import rand
 from genzoo.nn.values import to_unit
 
 KEPT = 64  # training sources kept for unconditional sampling
@@ -28,7 +29,7 @@ class TranslationConfig:
         channels: base width of the U-Net(s) and the PatchGAN(s).
         depth: most U-Net levels (fewer if the image is small).
         d_layers: stride-2 layers of the PatchGAN(s).
-        loss: GAN loss (:data:`genzoo.nn.gan.LOSSES` but ``wasserstein_gp``).
+        loss: GAN loss (:data:`genzoo.models.adversarial.losses.LOSSES` but ``wasserstein_gp``).
         lr: learning rate of every player (Adam, betas 0.5, 0.999).
     """
 
@@ -41,7 +42,7 @@ class TranslationConfig:
     def validate(self) -> None:
         for key in ("channels", "depth", "d_layers", "lr"):
             positive(getattr(self, key), key)
-        choice(self.loss, tuple(x for x in gan.LOSSES if x != "wasserstein_gp"), "loss")
+        choice(self.loss, tuple(x for x in losses.LOSSES if x != "wasserstein_gp"), "loss")
 
 
 class TranslationModel(GenerativeModel):

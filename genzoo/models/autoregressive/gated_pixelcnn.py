@@ -20,7 +20,7 @@ layer must not see the pixel it predicts. For C > 1 image channels the feature m
 split into C groups and the horizontal stack's connections *at the current pixel* are
 masked as in the paper: group g of the first layer sees image channels < g, later layers
 and the output head see groups <= g, so channel c is predicted from all earlier pixels and
-channels < c of its own pixel. Output distributions come from :mod:`genzoo.nn.pixel_outputs`.
+channels < c of its own pixel. Output distributions come from :mod:`genzoo.models.autoregressive.pixel_outputs`.
 
 Sampling (``cached=True``) is the fast scheme of Ramachandran et al. (2017), "Fast
 Generation for Convolutional Autoregressive Models", arXiv:1704.06001: once row i - 1 is
@@ -60,7 +60,7 @@ class GatedPixelCNNConfig:
         conditional: condition every gate on the class label (needs labelled data).
         output: per-pixel distribution: ``categorical`` (softmax over the levels),
             ``logistic_mixture`` (discretised logistic mixture, PixelCNN++), or ``auto``
-            (see :func:`genzoo.nn.pixel_outputs.make_pixel_output`).
+            (see :func:`genzoo.models.autoregressive.pixel_outputs.make_pixel_output`).
         mixtures: logistic components for ``logistic_mixture``.
     """
 
@@ -91,7 +91,7 @@ def gate(pre: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return torch.tanh(f) * torch.sigmoid(g)
 
 
-class MaskedConv2d(nn.Conv2d):
+class ChannelMaskedConv2d(nn.Conv2d):
     """``nn.Conv2d`` (no padding: callers pad causally) with an optional fixed 0/1 weight mask."""
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int], mask: torch.Tensor | None = None) -> None:
@@ -129,10 +129,10 @@ class GatedLayer(nn.Module):
         if cur is not None:
             h_mask = torch.ones(2 * width, cin, 1, p + 1)
             h_mask[:, :, 0, p] = cur.float()
-        self.h_conv = MaskedConv2d(cin, 2 * width, (1, p + 1), h_mask)
+        self.h_conv = ChannelMaskedConv2d(cin, 2 * width, (1, p + 1), h_mask)
         self.v_to_h = nn.Conv2d(2 * width, 2 * width, 1)  # sees row i-1 only: no mask needed
         out_mask = group_mask(g_feat, g_feat, strict=False)
-        self.h_out = MaskedConv2d(width, width, (1, 1), None if out_mask is None else out_mask[:, :, None, None])
+        self.h_out = ChannelMaskedConv2d(width, width, (1, 1), None if out_mask is None else out_mask[:, :, None, None])
         self.embed = nn.Embedding(num_classes, 4 * width) if num_classes else None
 
     def condition(self, y: torch.Tensor | None, B: int, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -177,8 +177,8 @@ class GatedPixelCNN(RasterImageModel):
         g_feat, g_head = channel_groups(width, C), channel_groups(head, C)
         m1 = group_mask(g_head, g_feat, strict=False)
         m2 = group_mask(torch.arange(C * P) // P, g_head, strict=False)  # out map m predicts channel m // P
-        self.head1 = MaskedConv2d(width, head, (1, 1), None if m1 is None else m1[:, :, None, None])
-        self.head2 = MaskedConv2d(head, C * P, (1, 1), None if m2 is None else m2[:, :, None, None])
+        self.head1 = ChannelMaskedConv2d(width, head, (1, 1), None if m1 is None else m1[:, :, None, None])
+        self.head2 = ChannelMaskedConv2d(head, C * P, (1, 1), None if m2 is None else m2[:, :, None, None])
 
     # ---- network -----------------------------------------------------------------
     def network(self, u: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -12,7 +12,7 @@ learned start token ``BOS`` (embedding index K, one past the data's K values), s
 from token to token, one LSTM step per new token (O(T)); ``generate(cached=False)`` is
 the naive O(T^2) path that re-reads the whole prefix for every token, kept to check
 that the carried state changes nothing (same generator, same tokens). Prompts and the
-decoding controls (temperature, top-k, top-p) come from :mod:`genzoo.nn.decoding`.
+decoding controls (temperature, top-k, top-p) come from :mod:`genzoo.models.autoregressive.decoding`.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ are computed:
   back (residual connections, as in the paper).
 
 Both give an exact ``log_prob`` in one pass (D LSTM steps for ``raster``, H row steps
-per layer for ``row``). Generation uses :class:`genzoo.nn.decoding.TokenSampler`: the
+per layer for ``row``). Generation uses :class:`genzoo.models.autoregressive.decoding.TokenSampler`: the
 cached path carries the LSTM state (h, c) value to value (``raster``), or computes only
 the LSTM cell of each layer at the new pixel from the previous row's cached states and
 the current row's already generated inputs (``row``); ``cached=False`` recomputes the

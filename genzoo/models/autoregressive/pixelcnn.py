@@ -15,7 +15,7 @@ Network (the paper's PixelCNN): a 7x7 mask-A convolution to ``2h`` maps, ``layer
 residual blocks (ReLU, 1x1 to ``h``, ReLU, masked kxk ``h -> h``, ReLU, 1x1 back to ``2h``,
 added to the block input: the paper's figure 5), then ReLU, a 1x1 layer of ``head`` maps,
 ReLU, and a 1x1 layer to the per-channel output parameters of a
-:class:`~genzoo.nn.pixel_outputs.PixelOutput` (a softmax over the values, as in the paper,
+:class:`~genzoo.models.autoregressive.pixel_outputs.PixelOutput` (a softmax over the values, as in the paper,
 or the PixelCNN++ logistic mixture). Inputs are the pixel values scaled to [-1, 1]. With
 ``conditional`` every layer gets a learned bias per class.
 
@@ -95,7 +95,7 @@ def causal_mask(out_groups: torch.Tensor, in_groups: torch.Tensor, k: int, *, ma
     return m
 
 
-class MaskedConv2d(nn.Conv2d):
+class CausalConv2d(nn.Conv2d):
     """Same-size convolution whose weight is multiplied by a fixed causal mask, plus an
     optional learned per-class bias."""
 
@@ -134,9 +134,9 @@ class ResidualBlock(nn.Module):
         super().__init__()
         h = channels // 2
         g2h, gh = channel_groups(channels, C), channel_groups(h, C)
-        self.reduce = MaskedConv2d(causal_mask(gh, g2h, 1, mask_a=False), num_classes)
-        self.conv = MaskedConv2d(causal_mask(gh, gh, kernel, mask_a=False), num_classes)
-        self.expand = MaskedConv2d(causal_mask(g2h, gh, 1, mask_a=False), num_classes)
+        self.reduce = CausalConv2d(causal_mask(gh, g2h, 1, mask_a=False), num_classes)
+        self.conv = CausalConv2d(causal_mask(gh, gh, kernel, mask_a=False), num_classes)
+        self.expand = CausalConv2d(causal_mask(g2h, gh, 1, mask_a=False), num_classes)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         a = F.relu(self.reduce(F.relu(x), y))
@@ -158,13 +158,13 @@ class PixelCNN(RasterImageModel):
         C, P = self.C, self.P
         F2, head = config.channels, config.head or config.channels
         g2h, ghead = channel_groups(F2, C), channel_groups(head, C)
-        self.first = MaskedConv2d(causal_mask(g2h, torch.arange(C), config.first_kernel, mask_a=True),
+        self.first = CausalConv2d(causal_mask(g2h, torch.arange(C), config.first_kernel, mask_a=True),
                                   self.num_classes)
         self.blocks = nn.ModuleList(ResidualBlock(F2, config.kernel, C, self.num_classes)
                                     for _ in range(config.layers))
-        self.head = MaskedConv2d(causal_mask(ghead, g2h, 1, mask_a=False), self.num_classes)
+        self.head = CausalConv2d(causal_mask(ghead, g2h, 1, mask_a=False), self.num_classes)
         # output map m holds parameter m % P of channel m // P
-        self.out = MaskedConv2d(causal_mask(torch.arange(C * P) // P, ghead, 1, mask_a=False), None)
+        self.out = CausalConv2d(causal_mask(torch.arange(C * P) // P, ghead, 1, mask_a=False), None)
 
     # ---- network -----------------------------------------------------------------
     def network(self, u: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -3,7 +3,7 @@
 Both factorise ``p(x) = prod_i prod_c p(x_{i,c} | x_<i, x_{i,<c})`` over pixels i in
 raster order and channels c in order within a pixel, with one masked network that gives
 every conditional's parameters in a single pass, and a per-pixel output distribution
-(:mod:`genzoo.nn.pixel_outputs`). A subclass builds that network and implements
+(:mod:`genzoo.models.autoregressive.pixel_outputs`). A subclass builds that network and implements
 
 * ``network(u, y)``: the output parameters (B, C, P, H, W) for inputs ``u`` (B, C, H, W)
   scaled to [-1, 1] (:func:`genzoo.nn.values.to_unit`) and labels ``y``; entry
@@ -25,10 +25,10 @@ import torch
 
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
+from genzoo.models.autoregressive.pixel_outputs import make_pixel_output
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.nn import rand
 from genzoo.nn.modes import eval_mode
-from genzoo.nn.pixel_outputs import make_pixel_output
 from genzoo.nn.values import to_unit
 
 

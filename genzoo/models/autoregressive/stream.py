@@ -11,7 +11,7 @@ The input stream is the data shifted right by one behind a learned start token `
 (embedding row K, one past the data's values), so input position t holds ``x_{t-1}``
 and its output predicts ``x_t``. A subclass builds its network and implements
 ``stream_logits(tokens)`` (the logits (B, T, K) of every conditional, one pass) and the
-three :class:`~genzoo.nn.decoding.TokenSampler` methods; the likelihood, the loss,
+three :class:`~genzoo.models.autoregressive.decoding.TokenSampler` methods; the likelihood, the loss,
 sampling and completion are defined here once.
 """
 
@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.data.spec import DataSpec
+from genzoo.models.autoregressive.decoding import TokenSampler
 from genzoo.models.base import Batch, GenerativeModel
-from genzoo.nn.decoding import TokenSampler
 from genzoo.nn.modes import eval_mode
 
 
@@ -101,7 +101,7 @@ class TokenStreamModel(TokenSampler, GenerativeModel):
         """Fill the values where ``mask`` is False in the stream's order (raster for
         images), keeping observed ones. Exact draws from ``p(missing | observed)`` when
         the observed values come first in that order (see
-        :meth:`~genzoo.nn.decoding.TokenSampler.fill_left_to_right`)."""
+        :meth:`~genzoo.models.autoregressive.decoding.TokenSampler.fill_left_to_right`)."""
         flat, observed = self.flat_for_completion(x, mask)
         shape = (-1, *self.spec.shape)
         tokens = self.to_tokens(flat.view(shape))

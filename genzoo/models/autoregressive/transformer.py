@@ -33,7 +33,7 @@ Sampling: the cached path keeps each layer's keys and values in preallocated
 ``(n, heads, context, head_dim)`` tensors and computes one new position per token;
 ``cached=False`` recomputes the whole window for every token. Both run the same
 attention code and draw the same random numbers, hence the same tokens. Prompts,
-temperature, top-k and top-p come from :mod:`genzoo.nn.decoding`.
+temperature, top-k and top-p come from :mod:`genzoo.models.autoregressive.decoding`.
 """
 
 from __future__ import annotations

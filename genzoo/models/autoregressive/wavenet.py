@@ -31,7 +31,7 @@ Sampling. The cached path is Fast WaveNet: each layer keeps a ring buffer of its
 new token costs one small matrix product per layer, O(layers). ``cached=False``
 recomputes the whole causal net over the whole prefix for every token (O(T) per token).
 Both run the same layers and draw the same random numbers, hence the same tokens.
-Prompts, temperature, top-k and top-p come from :mod:`genzoo.nn.decoding`; generation
+Prompts, temperature, top-k and top-p come from :mod:`genzoo.models.autoregressive.decoding`; generation
 may run past the training length (no position embeddings, nothing to run out of).
 """
 

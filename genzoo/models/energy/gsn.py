@@ -54,7 +54,7 @@ LOG_STD_RANGE = (-5.0, 1.0)  # keeps the Gaussian reconstruction from collapsing
 
 
 @dataclass
-class Config:
+class GSNConfig:
     """GSN hyperparameters (defaults suit 8x8 digits).
 
     Args:
@@ -87,13 +87,13 @@ class GSN(GenerativeModel):
     """Walkback-trained denoising autoencoder sampled by its corrupt-reconstruct chain."""
 
     name = "gsn"
-    Config = Config
+    Config = GSNConfig
     likelihood = None
     accepts = (("*", "binary"), ("*", "categorical"), ("*", "continuous"))
     capabilities = ("chain", "complete")
     family = "energy"
 
-    def __init__(self, config: Config, spec: DataSpec) -> None:
+    def __init__(self, config: GSNConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         self.D = spec.dim
         self.vt = spec.value_type

@@ -51,7 +51,7 @@ MAX_ENUMERATE = 26  # never enumerate more than 2^26 states, whatever the config
 
 
 @dataclass
-class Config:
+class RBMConfig:
     """RBM hyperparameters (tiny defaults; recipes raise ``hidden``).
 
     Args:
@@ -101,13 +101,13 @@ class RBM(GenerativeModel):
     """Binary RBM; ``log_prob`` is exact for small layers, else an AIS estimate."""
 
     name = "rbm"
-    Config = Config
+    Config = RBMConfig
     likelihood = "estimate"  # exact when a layer is small enough: see likelihood_kind
     accepts = (("*", "binary"),)
     capabilities = ("chain", "complete", "encode")
     family = "energy"
 
-    def __init__(self, config: Config, spec: DataSpec) -> None:
+    def __init__(self, config: RBMConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         D, H = spec.dim, config.hidden
         self.D, self.H = D, H

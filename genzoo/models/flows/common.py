@@ -1,6 +1,6 @@
 """What the image flows (RealNVP, Glow) share once they map data to a flat Gaussian.
 
-A subclass builds ``self.map`` (a :class:`~genzoo.nn.flows.DataToFlow`: data to the
+A subclass builds ``self.map`` (a :class:`~genzoo.models.flows.layers.DataToFlow`: data to the
 flow's logit space, with its Jacobian), ``self.flow`` (a multi-scale flow from that
 space to eps ~ N(0, I)), ``self.D`` and, optionally, ``self.dequantizer`` (a learned
 q(u|x); None for uniform dequantization), and says which image shapes it can squeeze
@@ -18,8 +18,8 @@ import torch
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.flows.layers import eval_mode, fill_by_likelihood, standard_normal_log_prob
 from genzoo.nn import rand
-from genzoo.nn.flows import eval_mode, fill_by_likelihood, standard_normal_log_prob
 
 
 class ImageFlow(GenerativeModel):

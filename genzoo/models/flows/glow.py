@@ -16,7 +16,7 @@ conditional prior ``z ~ N(mu(h), sigma(h)^2)`` given the kept half h (or N(0, I)
 ``learned_prior=False``). In the LU parameterization P is a fixed permutation, L is unit
 lower triangular and U strictly upper triangular, so log |det W| = sum log|s| is free.
 
-Data enters through :class:`genzoo.nn.flows.DataToFlow` (see realnvp.py for the maths):
+Data enters through :class:`genzoo.models.flows.layers.DataToFlow` (see realnvp.py for the maths):
 continuous data gets the exact density; discrete data with K levels is dequantized,
 ``y = (x + u) / K``, and ``log_prob`` reports a lower bound on log P(x):
 
@@ -40,8 +40,7 @@ from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.flows.common import ImageFlow
-from genzoo.models.registry import register
-from genzoo.nn.flows import (
+from genzoo.models.flows.layers import (
     ActNorm,
     AffineCoupling,
     DataToFlow,
@@ -50,6 +49,7 @@ from genzoo.nn.flows import (
     Squeeze,
     zero_conv,
 )
+from genzoo.models.registry import register
 from genzoo.nn.values import to_unit
 
 

@@ -20,7 +20,7 @@ and the last scale is checkerboard couplings only. Every coupling is followed by
 normalization (paper, section 3.7: invertible, log-det ``sum(log gamma - log sigma / 2)``;
 batch statistics in training, running averages in eval) or by actnorm.
 
-Data enters through :class:`genzoo.nn.flows.DataToFlow`: discrete data (binary,
+Data enters through :class:`genzoo.models.flows.layers.DataToFlow`: discrete data (binary,
 categorical(K)) is dequantized, ``y = (x + u) / K`` with ``u ~ U[0, 1)^D``, and since
 ``P(x) = int p((x + u) / K) K^-D du``, Jensen gives the bound reported by ``log_prob``:
 
@@ -44,8 +44,7 @@ from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.flows.common import ImageFlow
-from genzoo.models.registry import register
-from genzoo.nn.flows import (
+from genzoo.models.flows.layers import (
     ActNorm,
     AffineCoupling,
     DataToFlow,
@@ -54,6 +53,7 @@ from genzoo.nn.flows import (
     Squeeze,
     zero_conv,
 )
+from genzoo.models.registry import register
 
 
 @dataclass

@@ -29,9 +29,9 @@ from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel, Player
+from genzoo.models.latent.layers import DECODER_CHOICES, complete_by_reconstruction, deterministic_autoencoder
 from genzoo.models.mixture.gmm import GMM, GMMConfig
 from genzoo.models.registry import register
-from genzoo.nn.latent import DECODER_CHOICES, complete_by_reconstruction, deterministic_autoencoder
 from genzoo.nn.values import to_unit
 
 

@@ -29,14 +29,13 @@ import torch.nn.functional as F
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.base import Batch, GenerativeModel
-from genzoo.models.latent.vae import VAE
-from genzoo.models.latent.vae import Config as VAEConfig
+from genzoo.models.latent.vae import VAE, VAEConfig
 from genzoo.models.registry import register
 from genzoo.nn import rand
 
 
 @dataclass
-class Config(VAEConfig):
+class CVAEConfig(VAEConfig):
     """CVAE hyperparameters: the ``vae``'s (arch, latent_dim, hidden, channels, decoder,
     k, objective, train_k, beta), with the same meanings; the label width comes from
     the data's ``num_classes``."""
@@ -47,13 +46,13 @@ class CVAE(VAE):
     """Label-conditional VAE; ``sample(n, condition=labels)`` draws the requested classes."""
 
     name = "cvae"
-    Config = Config
+    Config = CVAEConfig
     likelihood = "bound"
     accepts = (("image", "*"), ("vector", "*"))
     capabilities = ("conditional", "encode", "decode")
     family = "latent"
 
-    def __init__(self, config: Config, spec: DataSpec) -> None:
+    def __init__(self, config: CVAEConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         self.num_classes = int(spec.num_classes)  # type: ignore[arg-type]
 

@@ -20,7 +20,7 @@ Deep Generative Models", ICML 2014: alternate z ~ q(z|x) and x_missing ~ p(x|z).
 
 Networks and the decoder distribution p(x|z) (Bernoulli, categorical, discretized
 logistic / Gaussian, Gaussian: always in the data's own space) live in
-:mod:`genzoo.nn.latent`, shared with ``cvae`` and ``ae``.
+:mod:`genzoo.models.latent.layers`, shared with ``cvae`` and ``ae``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel
-from genzoo.models.registry import register
-from genzoo.nn import rand
-from genzoo.nn.latent import (
+from genzoo.models.latent.layers import (
     DECODER_CHOICES,
     LOG_2PI,
     Decoder,
@@ -46,12 +44,14 @@ from genzoo.nn.latent import (
     resolve_arch,
     resolve_decoder,
 )
+from genzoo.models.registry import register
+from genzoo.nn import rand
 
 ELEMENT_BUDGET = 1 << 24  # decoder outputs per chunk in log_prob (about 64 MB of float32)
 
 
 @dataclass
-class Config:
+class VAEConfig:
     """VAE hyperparameters (defaults suit 8x8 digits).
 
     Args:
@@ -98,13 +98,13 @@ class VAE(GenerativeModel):
     """Variational autoencoder; ``log_prob`` is the IWAE bound with ``k`` samples."""
 
     name = "vae"
-    Config = Config
+    Config = VAEConfig
     likelihood = "bound"
     accepts = (("image", "*"), ("vector", "*"))
     capabilities = ("encode", "decode", "complete")
     family = "latent"
 
-    def __init__(self, config: Config, spec: DataSpec) -> None:
+    def __init__(self, config: VAEConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         self.arch = resolve_arch(self.name, config.arch, spec)
         self.decoder_kind = resolve_decoder(self.name, config.decoder, spec)

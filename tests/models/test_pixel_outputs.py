@@ -7,7 +7,7 @@ import torch
 
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
-from genzoo.nn.pixel_outputs import make_pixel_output
+from genzoo.models.autoregressive.pixel_outputs import make_pixel_output
 
 BIN = DataSpec("b", "image", (1, 2, 2), "binary")
 CAT = DataSpec("c", "image", (3, 2, 2), "categorical", num_values=7)

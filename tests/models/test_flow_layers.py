@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from genzoo.data.spec import DataSpec
-from genzoo.nn.flows import (
+from genzoo.models.flows.layers import (
     ActNorm,
     AffineCoupling,
     DataToFlow,
