@@ -13,7 +13,7 @@ from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.flows.realnvp import FlowBatchNorm, RealNVP
 from genzoo.models.registry import build_model
 from tests.helpers import adam_steps, random_batch
-from tests.nn.test_flows import check_layer, jacobian_log_dets, randomize
+from tests.models.test_flow_layers import check_layer, jacobian_log_dets, randomize
 
 BIN = DataSpec("bin", "image", (1, 4, 4), "binary")
 CAT = DataSpec("cat", "image", (1, 8, 8), "categorical", num_values=5)
