@@ -8,13 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from music21 import chord, converter, note, stream
 
-pytest.importorskip("music21")
-
-from music21 import chord, converter, note, stream  # noqa: E402
-
-from genzoo.cli.main import main  # noqa: E402
-from genzoo.data import music  # noqa: E402
+from genzoo.cli.main import main
+from genzoo.data import music
 
 
 def tune(shift: int) -> stream.Score:

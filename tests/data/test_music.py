@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pytest
 import torch
+from music21 import chord, converter, note, stream, tie
 
-pytest.importorskip("music21")
-
-import numpy as np  # noqa: E402
-from music21 import chord, converter, note, stream, tie  # noqa: E402
-
-from genzoo.data import music  # noqa: E402
-from genzoo.data.dataset import dataset_names, load_dataset  # noqa: E402
-from genzoo.data.spec import DataSpec  # noqa: E402
-from genzoo.errors import GenzooError  # noqa: E402
+from genzoo.data import music
+from genzoo.data.dataset import dataset_names, load_dataset
+from genzoo.data.spec import DataSpec
+from genzoo.errors import GenzooError
 
 V = music.VOCABULARY
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genzoo.tasks import corrupt
 from genzoo.data.dataset import Dataset, Split, genzoo_home, load_dataset
 from genzoo.evaluate import quality
 from genzoo.evaluate.features import feature_net
+from genzoo.tasks import corrupt
 
 
 @pytest.fixture

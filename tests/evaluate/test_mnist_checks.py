@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genzoo.tasks import corrupt
 from genzoo.data.dataset import load_dataset
 from genzoo.evaluate import quality
 from genzoo.evaluate.features import feature_net
 from genzoo.evaluate.metrics import judge_for
 from genzoo.evaluate.modes import stacked_modes
+from genzoo.tasks import corrupt
 
 pytestmark = pytest.mark.slow
 

@@ -160,8 +160,7 @@ def test_refuses_other_data_and_bad_arguments():
         build_config(LSTM.Config, {"dropout": 1.0})
 
 
-def test_training_on_text_learns_the_pattern(tmp_path):
-    torch.set_num_threads(1)
+def test_training_on_text_learns_the_pattern(tmp_path, one_thread):
     (tmp_path / "corpus.txt").write_text("abcabcabcabc the cat sat. " * 80)
     data = load_dataset("text", root=tmp_path / "corpus.txt", block_size=24, stride=3)
     V = data.spec.num_values

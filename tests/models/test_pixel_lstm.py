@@ -137,9 +137,8 @@ def test_complete(variant, spec):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_training_lowers_nll_on_stripes(variant):
+def test_training_lowers_nll_on_stripes(variant, one_thread):
     # 4x4 images: one of the 4 row stripes or 4 column stripes lit (8 images, 2.08 nats)
-    torch.set_num_threads(1)
     imgs = torch.zeros(8, 1, 4, 4)
     for k in range(4):
         imgs[k, 0, k, :] = 1.0

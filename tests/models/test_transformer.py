@@ -169,8 +169,7 @@ def test_refuses_other_data_and_bad_arguments():
             model.generate(2, 3, **kw)
 
 
-def test_training_learns_a_counting_pattern():
-    torch.set_num_threads(1)
+def test_training_learns_a_counting_pattern(one_thread):
     # sequences t -> (start + t) mod 5: only the first token is random (log 5 nats)
     torch.manual_seed(0)
     model = build_model("transformer", SEQ, {"layers": 2, "width": 32, "heads": 2, "context": 5})

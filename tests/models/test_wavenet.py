@@ -149,8 +149,7 @@ def test_refuses_other_data_and_bad_settings():
         make().generate(2, 3, prompt=torch.tensor([7]))
 
 
-def test_training_learns_a_periodic_pattern():
-    torch.set_num_threads(1)
+def test_training_learns_a_periodic_pattern(one_thread):
     spec = DataSpec("p", "sequence", (16,), "categorical", num_values=4)
     g = torch.Generator().manual_seed(0)
     model = make(spec).train()
