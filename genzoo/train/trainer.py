@@ -289,7 +289,7 @@ class Trainer:
         if improved:
             self._best_state = state
         if log is not None:
-            log.write({"step": self.step, **scores, f"{self.validator.key.replace('/', '/best_')}": self.best.value})
+            log.write({"step": self.step, **scores, f"valid/best_{self.validator.metric}": self.best.value})
             if improved and self.run_dir is not None:
                 write_best(self.run_dir, state, self._best_info())
 
