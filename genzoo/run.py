@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.config import build_config, load_yaml, route_overrides
-from genzoo.data.dataset import Dataset, dataset_entry, load_dataset
+from genzoo.data.dataset import Dataset, load_dataset, options_class
 from genzoo.data.spec import DataSpec
 from genzoo.errors import CheckpointError, GenzooError
 from genzoo.models.base import GenerativeModel
@@ -31,8 +31,11 @@ from genzoo.train.config import TrainConfig
 
 FORMAT_VERSION = 1
 # Settings that may change when a run is resumed; anything else must match.
+# Validation settings other than patience (a stopping rule, like steps) are not: they
+# decide what the recorded best values mean.
 RESUMABLE_CHANGES = {"steps", "device", "log_every", "sample_every", "tensorboard",
-                     "checkpoint_every", "keep_checkpoints", "compile"}
+                     "checkpoint_every", "keep_checkpoints", "compile", "patience"}
+WEIGHTS = ("auto", "best", "ema", "model")
 
 
 @dataclass
@@ -82,7 +85,7 @@ def resolve(model: str | None = None, data: str | None = None, *, recipe: dict[s
         raise GenzooError("no model given: name one (genzoo list models) or give a recipe with model.name")
     sections["train"].pop("name", None)
     cls = get_model_class(model_name)
-    opt_cls = dataset_entry(data_name)[0]
+    opt_cls = options_class(data_name)
     routed = route_overrides(overrides or {}, {"model": cls.Config, "train": TrainConfig, "data": opt_cls})
     mcfg = build_config(cls.Config, {**sections["model"], **routed["model"]}, what=f"key of model {model_name!r}")
     dopts = build_config(opt_cls, {**sections["data"], **routed["data"]}, what=f"option of dataset {data_name!r}")
@@ -143,7 +146,7 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
 def runspec_from_config(d: dict[str, Any]) -> RunSpec:
     """Rebuild the RunSpec that a config.json describes (values re-checked)."""
     cls = get_model_class(d["model"])
-    opt_cls = dataset_entry(d["data"]["name"])[0]
+    opt_cls = options_class(d["data"]["name"])
     return RunSpec(d["model"], build_config(cls.Config, d["model_config"], what=f"key of model {d['model']!r}"),
                    d["data"]["name"], build_config(opt_cls, d["data"].get("options", {}), what="data option"),
                    d["data"].get("data_dir"), build_config(TrainConfig, d["train"], what="train key"))
@@ -185,7 +188,9 @@ def load_run(run_dir: str | Path, *, weights: str = "auto", device: str = "cpu")
     """Rebuild the model of a run from ``config.json`` and its safetensors weights.
 
     Args:
-        weights: ``"model"``, ``"ema"``, or ``"auto"`` (EMA weights when the run has them).
+        weights: ``"model"`` (the final weights), ``"ema"`` (their moving average),
+            ``"best"`` (the best on validation, ``best.safetensors``: EMA weights when EMA
+            was on), or ``"auto"``: best when the run has them, else EMA, else model.
     """
     from genzoo.train.checkpoint import list_checkpoints, load_state_dict_checked, load_weights
 
@@ -194,11 +199,15 @@ def load_run(run_dir: str | Path, *, weights: str = "auto", device: str = "cpu")
     run = runspec_from_config(d)
     spec = DataSpec.from_dict(d["spec"])
     model = build(run, spec)
-    ema = path / "ema.safetensors"
-    main = path / "model.safetensors"
+    if weights not in WEIGHTS:
+        raise GenzooError(f"bad value {weights!r} for weights: one of {', '.join(WEIGHTS)}")
+    files = {w: path / f"{w}.safetensors" for w in ("best", "ema", "model")}
     if weights == "auto":
-        weights = "ema" if ema.exists() else "model"
-    f = ema if weights == "ema" else main
+        weights = next((w for w in ("best", "ema") if files[w].exists()), "model")
+    f = files[weights]
+    if weights == "best" and not f.exists():
+        raise CheckpointError(f"run {path} has no best weights (no best.safetensors): they are kept "
+                              "only when it was trained with train.eval_every > 0")
     if not f.exists() and weights == "model":
         found = list_checkpoints(path / "checkpoints")
         if not found:

@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (default classify/<model>-<data>)")
     p.add_argument("--split", default="test")
-    p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
+    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--no-progress", action="store_true")
 

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--out", help="output PNG (default RUN/complete-COVER.png)")
     p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
+    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
     p.add_argument("--device", default="cpu")
 
 

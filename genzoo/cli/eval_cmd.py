@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="where the dataset files are (default: as in training)")
     p.add_argument("--features-data-dir",
                    help="where the MNIST files are, for the feature network of binarized_mnist and stacked_mnist")
-    p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
+    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto",
+                   help="auto: the best validation weights when the run has them, else EMA, else the final ones")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print JSON")
 

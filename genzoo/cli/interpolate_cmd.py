@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output PNG (default RUN/interpolate-MODE.png)")
     p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
+    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", help="where to write (default: the run directory)")
     p.add_argument("--label", type=int, default=0, help="class to decode with, for a conditional model (default 0)")
     p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
+    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (default RUN/outliers)")
     p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
+    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 

@@ -16,8 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output file (default RUN/samples/sample-seedS.png)")
-    p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto",
-                   help="auto uses the EMA weights when the run has them")
+    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto",
+                   help="auto: the best validation weights when the run has them, else EMA, else the final ones")
     p.add_argument("--device", default="cpu")
     p.add_argument("--length", type=int, help="sequence models: tokens to generate (default: the training length)")
     p.add_argument("--prompt", help="sequence models: text to continue (characters of the model's vocabulary)")

@@ -91,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         losses = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items() if k.endswith("loss"))
         print(f"done: {result['steps']} steps in {result['seconds']:.1f}s "
               f"({result['steps_per_sec']:.1f} steps/s){'; ' + losses if losses else ''}")
+        if result["stopped_early"]:
+            print(f"stopped early: {result['stopped_early']}")
+        elif result["best"] and result["best"]["step"] is not None:
+            b = result["best"]
+            print(f"best {trainer.validator.key} {b['value']:.6g} at step {b['step']} (best.safetensors)")
         if model.has("classify"):  # e.g. the semi-supervised GAN: report what it is for
             from genzoo.evaluate.metrics import classifier_accuracy
 

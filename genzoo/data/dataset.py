@@ -8,6 +8,8 @@ seeded generator for the same reason.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +89,39 @@ def random_rows(x: torch.Tensor, n: int, *, seed: int) -> torch.Tensor:
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
 
 
+VALID_SEED = 0  # the held-out validation rows are the same for every run of a dataset
+
+
+def hold_out_valid(data: Dataset, fraction: float, *, seed: int = VALID_SEED) -> Dataset:
+    """``data`` with a seeded ``fraction`` of its training rows moved to a ``valid`` split.
+
+    The rows are drawn by a fixed permutation (``seed``), so every run (and a resumed
+    one) sees the same split; both parts keep the original row order. ``fraction`` 0
+    returns ``data`` unchanged. A dataset with a validation split of its own refuses.
+    """
+    from genzoo.errors import GenzooError
+
+    if fraction == 0:
+        return data
+    if data.valid is not None:
+        raise GenzooError(f"dataset {data.spec.name!r} has its own validation split; "
+                          "data.valid_fraction is for datasets without one (leave it at 0)")
+    n = len(data.train)
+    n_valid = round(n * fraction)
+    if not 0 < n_valid < n:
+        raise GenzooError(f"data.valid_fraction={fraction:g} of {n} training examples leaves "
+                          f"{n_valid} for validation and {n - n_valid} for training; both must be > 0")
+    held = torch.zeros(n, dtype=torch.bool)
+    held[torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:n_valid]] = True
+    t = data.train
+
+    def part(mask: torch.Tensor) -> Split:
+        return Split(t.x[mask], None if t.y is None else t.y[mask], {k: v[mask] for k, v in t.extra.items()})
+
+    info = {**data.info, "valid_fraction": fraction, "valid_seed": seed}
+    return dataclasses.replace(data, train=part(~held), valid=part(held), info=info)
+
+
 def genzoo_home() -> Path:
     """Cache directory: ``$GENZOO_HOME`` or ``~/.cache/genzoo``."""
     env = os.environ.get("GENZOO_HOME")
@@ -123,6 +158,27 @@ def _ensure_loaded() -> None:
     )
 
 
+@functools.cache
+def options_class(name: str) -> type:
+    """The options of dataset ``name`` plus those every dataset has: ``valid_fraction``
+    (a seeded share of train held out as the validation split, see :func:`hold_out_valid`;
+    default 0 = none)."""
+    opt_cls = dataset_entry(name)[0]
+
+    def validate(self: Any) -> None:
+        if callable(getattr(opt_cls, "validate", None)):
+            opt_cls.validate(self)
+        if not 0.0 <= self.valid_fraction < 1.0:
+            from genzoo.errors import GenzooError
+
+            raise GenzooError(f"bad value {self.valid_fraction!r} for data.valid_fraction: must be in [0, 1) "
+                              "(0 keeps all of train for training)")
+
+    return dataclasses.make_dataclass(
+        opt_cls.__name__, [("valid_fraction", float, field(default=0.0))], bases=(opt_cls,),
+        namespace={"validate": validate, "__doc__": opt_cls.__doc__, "__module__": __name__})
+
+
 def dataset_names() -> list[str]:
     _ensure_loaded()
     return sorted(_DATASETS)
@@ -144,10 +200,14 @@ def load_dataset(name: str, *, root: str | Path | None = None, download: bool = 
         root: directory holding (or receiving) the files; default
             ``genzoo_home() / name``.
         download: fetch missing files from the canonical mirrors.
-        **options: dataset options (strings are parsed and type-checked).
+        **options: dataset options (strings are parsed and type-checked), and
+            ``valid_fraction`` (any dataset): hold out that seeded share of train as the
+            validation split.
     """
     from genzoo.config import build_config
 
     opt_cls, loader, _ = dataset_entry(name)
-    opts = build_config(opt_cls, options, what=f"option of dataset {name!r}")
-    return loader(Path(root).expanduser() if root is not None else None, opts, download=download)
+    opts = build_config(options_class(name), options, what=f"option of dataset {name!r}")
+    own = opt_cls(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(opt_cls)})
+    data = loader(Path(root).expanduser() if root is not None else None, own, download=download)
+    return hold_out_valid(data, opts.valid_fraction)

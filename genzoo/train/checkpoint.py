@@ -3,6 +3,8 @@
 A checkpoint is a directory ``checkpoints/step-N/`` holding
 
 * ``model.safetensors`` (and ``ema.safetensors``): weights and buffers,
+* ``best.safetensors`` when validation has chosen best weights so far (resume puts them
+  back as the run's ``best.safetensors``, so a resumed run keeps exactly its best),
 * ``state.pt``: optimizer states, step, RNG states, learning-rate scale, retries;
   plain tensors and numbers only, read back with ``torch.load(weights_only=True)``,
 * ``meta.json``: step and wall time, for people.
@@ -105,7 +107,7 @@ def list_checkpoints(ckpt_dir: Path) -> list[tuple[int, Path]]:
 
 def write_checkpoint(ckpt_dir: Path, step: int, *, model_state: dict[str, torch.Tensor],
                      ema_state: dict[str, torch.Tensor] | None, train_state: dict[str, Any],
-                     keep: int) -> Path:
+                     keep: int, best_state: dict[str, torch.Tensor] | None = None) -> Path:
     """Write ``step-N`` atomically and prune to the newest ``keep`` checkpoints."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     tmp = ckpt_dir / f".tmp-step-{step}-{os.getpid()}"
@@ -115,6 +117,8 @@ def write_checkpoint(ckpt_dir: Path, step: int, *, model_state: dict[str, torch.
     save_file(tensors_for_save(model_state), str(tmp / "model.safetensors"))
     if ema_state is not None:
         save_file(tensors_for_save(ema_state), str(tmp / "ema.safetensors"))
+    if best_state is not None:
+        save_file(tensors_for_save(best_state), str(tmp / "best.safetensors"))
     torch.save(train_state, tmp / "state.pt")
     (tmp / "meta.json").write_text(json.dumps({"step": step, "time": time.time()}))
     for f in tmp.iterdir():
@@ -146,6 +150,12 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torc
     except Exception as e:  # unpickling errors come in many types
         raise CheckpointError(f"checkpoint {path}/state.pt is corrupt ({str(e).splitlines()[0][:120]})") from None
     return model_state, ema_state, train_state
+
+
+def read_best(path: Path) -> dict[str, torch.Tensor] | None:
+    """The best weights saved in checkpoint ``path`` (None when it holds none)."""
+    f = path / "best.safetensors"
+    return load_weights(f) if f.exists() else None
 
 
 def clean_temporaries(ckpt_dir: Path) -> None:

@@ -15,6 +15,12 @@ class TrainConfig:
 
     ``batch_size`` is the global batch (split across processes); 0 means the whole
     training set every step (full-batch EM, for example).
+
+    Validation (:mod:`genzoo.train.validation`): every ``eval_every`` steps (0 = never)
+    the model (its EMA weights when EMA is on) is scored on up to ``eval_examples``
+    validation examples (0 = all) with ``eval_metric`` (``auto``: NLL for likelihood
+    models; ``fid`` must be asked for); the best weights go to ``best.safetensors``, and
+    ``patience`` evaluations in a row without improvement (0 = never) stop training.
     """
 
     steps: int = 1000
@@ -38,6 +44,10 @@ class TrainConfig:
     sample_every: int = 0
     max_retries: int = 3
     tensorboard: bool = False
+    eval_every: int = 0
+    eval_examples: int = 2000
+    eval_metric: Literal["auto", "nll", "fid"] = "auto"
+    patience: int = 0
 
     def validate(self) -> None:
         positive(self.steps, "train.steps", allow_zero=True)
@@ -50,6 +60,11 @@ class TrainConfig:
         positive(self.log_every, "train.log_every")
         positive(self.sample_every, "train.sample_every", allow_zero=True)
         positive(self.max_retries, "train.max_retries", allow_zero=True)
+        positive(self.eval_every, "train.eval_every", allow_zero=True)
+        positive(self.eval_examples, "train.eval_examples", allow_zero=True)
+        positive(self.patience, "train.patience", allow_zero=True)
+        if self.patience and not self.eval_every:
+            raise GenzooError("train.patience counts validations: it needs train.eval_every > 0")
         if not 0.0 <= self.ema < 1.0:
             raise GenzooError(f"bad value {self.ema!r} for train.ema: must be in [0, 1) (0 turns EMA off)")
         if not 0.0 <= self.min_lr_ratio <= 1.0:

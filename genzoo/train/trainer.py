@@ -6,11 +6,13 @@ own optimizer (``steps`` times per training step) or, for gradient-free players 
 as EM, calls its ``update``. Around that loop the trainer adds what every model needs:
 learning-rate warm-up and cosine decay, gradient clipping, EMA weights, bf16 autocast
 on GPUs, torch.compile, DDP, checkpoints that resume bit-exactly, a NaN guard that
-rolls back, metrics.jsonl, progress bars and sample grids.
+rolls back, validation with best weights and early stopping, metrics.jsonl, progress
+bars and sample grids.
 
 Exact resume: the data order is a pure function of (seed, epoch), the per-batch
 transform noise of (seed, step), and every other random draw comes from the global
-RNGs whose states are saved in each checkpoint.
+RNGs whose states are saved in each checkpoint. Validation runs under forked RNGs, so
+it changes no training draw, and each checkpoint holds the best state so far.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from genzoo.train import distributed as ddp
 from genzoo.train.config import TrainConfig
 from genzoo.train.ema import EMA
 from genzoo.train.logging import MetricsLog
+from genzoo.train.validation import Best, Validator, remove_best, write_best
 
 
 class NonFiniteLoss(Exception):
@@ -111,6 +114,10 @@ class Trainer:
         self.optimizers = {p.name: _make_optimizer(p, config) for p in self.players
                            if p.update is None and p.parameters}
         self.ema = EMA(model, config.ema) if config.ema > 0 else None
+        self.validator = Validator(model, data, config) if config.eval_every else None
+        self.best = Best()
+        self._best_state: dict[str, torch.Tensor] | None = None  # CPU copy of the best weights
+        self.stopped_early: str | None = None
         self._forward: nn.Module = _PlayerForward(model, self.players)
         if self.dist.enabled and self.optimizers:
             from torch.nn.parallel import DistributedDataParallel
@@ -209,8 +216,11 @@ class Trainer:
         logs: dict[str, list[float]] = defaultdict(list)
         last: dict[str, Any] = {}
         t0, steps_done = time.perf_counter(), 0
+        say = pbar.write if self.progress else print
+        if self._patience_spent():  # resumed after an early stop
+            self._stop(say)
         try:
-            while self.step < cfg.steps:
+            while self.step < cfg.steps and self.stopped_early is None:
                 want_norm = (self.step + 1) % cfg.log_every == 0
                 try:
                     self._train_step(self.step, logs, want_norm)
@@ -230,8 +240,12 @@ class Trainer:
                         log.write(row)
                     loss_keys = [k for k in last if k.endswith("/loss")]
                     pbar.set_postfix({k.split("/")[0][:5]: f"{last[k]:.4g}" for k in loss_keys[:3]})
+                if self.validator is not None and self.step % cfg.eval_every == 0:
+                    self._validate(log if main else None)
+                    if ddp.broadcast_flag(self._patience_spent()):
+                        self._stop(say)
                 if main and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 \
-                        and self.step < cfg.steps:
+                        and self.step < cfg.steps and self.stopped_early is None:
                     self._save_checkpoint(pbar)
                 if main and cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.save_samples(self.run_dir / "samples" / f"step-{self.step:06d}.png")
@@ -248,7 +262,49 @@ class Trainer:
         ddp.barrier()
         return {"steps": self.step, "seconds": seconds,
                 "steps_per_sec": steps_done / seconds if seconds > 0 else float("nan"),
-                "lr_scale": self.lr_scale, "retries": self.retries, "metrics": last}
+                "lr_scale": self.lr_scale, "retries": self.retries, "metrics": last,
+                "best": self.best.state_dict() if self.validator is not None else None,
+                "stopped_early": self.stopped_early}
+
+    # ---- validation --------------------------------------------------------------
+    def _validate(self, log: MetricsLog | None) -> None:
+        """Score the (EMA) weights on the validation split; keep them if they are the best.
+
+        Under forked RNGs, so a run with validation draws exactly what one without would.
+        """
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        py_state = random.getstate()
+        was_training = self.model.training
+        swap = self.ema.swapped(self.model) if self.ema is not None else contextlib.nullcontext()
+        with torch.random.fork_rng(devices=cuda), swap:
+            scores = self.validator(self.model)
+            value = scores[self.validator.key]
+            improved = self.best.improves(value)
+            if improved:
+                state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+                improved = ckpt.all_finite(state)  # never keep non-finite weights as the best
+        random.setstate(py_state)
+        self.model.train(was_training)
+        self.best.record(self.step, value, improved)
+        if improved:
+            self._best_state = state
+        if log is not None:
+            log.write({"step": self.step, **scores, f"valid/best_{self.validator.metric}": self.best.value})
+            if improved and self.run_dir is not None:
+                write_best(self.run_dir, state, self._best_info())
+
+    def _best_info(self) -> dict[str, Any]:
+        return {"step": self.best.step, "value": self.best.value, **self.validator.describe(),
+                "weights": "ema" if self.ema is not None else "model"}
+
+    def _patience_spent(self) -> bool:
+        return bool(self.cfg.patience) and self.best.bad_evals >= self.cfg.patience
+
+    def _stop(self, say: Callable[[str], Any]) -> None:
+        self.stopped_early = (f"no improvement of {self.validator.key} in {self.best.bad_evals} evaluations "
+                              f"(best {self.best.value:.6g} at step {self.best.step})")
+        if self.dist.is_main:
+            say(f"step {self.step}: stopping early: {self.stopped_early}")
 
     # ---- saving and restoring ----------------------------------------------------
     def _train_state(self) -> dict[str, Any]:
@@ -256,7 +312,8 @@ class Trainer:
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"step": self.step, "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-                "rng": rng, "lr_scale": self.lr_scale, "world_size": self.dist.world_size}
+                "rng": rng, "lr_scale": self.lr_scale, "world_size": self.dist.world_size,
+                "best": self.best.state_dict()}
 
     def _save_checkpoint(self, pbar: Any = None) -> None:
         state = self.model.state_dict()
@@ -266,7 +323,8 @@ class Trainer:
             return
         ckpt.write_checkpoint(self.ckpt_dir, self.step, model_state=state,
                               ema_state=self.ema.state_dict() if self.ema else None,
-                              train_state=self._train_state(), keep=self.cfg.keep_checkpoints)
+                              train_state=self._train_state(), keep=self.cfg.keep_checkpoints,
+                              best_state=self._best_state)
 
     def save_final(self) -> None:
         """Write ``model.safetensors`` (and ``ema.safetensors``) into the run directory."""
@@ -330,6 +388,14 @@ class Trainer:
             raise GenzooError(f"checkpoint {path} does not match this model's players (no optimizer "
                               f"state for {', '.join(sorted(missing))})")
         self._restore(model_state, ema_state, train_state)
+        # The best state as of this checkpoint; best files written after it are replaced.
+        self.best.load_state_dict(train_state.get("best"))
+        self._best_state = ckpt.read_best(path)
+        if self.dist.is_main and self.validator is not None:
+            if self._best_state is not None and self.best.step is not None:
+                write_best(self.run_dir, self._best_state, self._best_info())
+            else:
+                remove_best(self.run_dir)
 
     def _roll_back(self, why: str, pbar: Any) -> None:
         """Go back to the last good state with half the learning rate, or give up."""

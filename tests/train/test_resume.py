@@ -8,6 +8,7 @@ SIGKILL itself at a chosen step (or in the middle of writing a checkpoint).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -54,12 +55,14 @@ MODELS = {
 }
 
 
-def _train(run_dir: Path, model: str, *extra: str, kill_step: int = -1, mode: str = "step") -> int:
+def _train(run_dir: Path, model: str, *extra: str, kill_step: int = -1, mode: str = "step",
+           args: list[str] | None = None) -> int:
     env = {**os.environ, "KILL_STEP": str(kill_step), "KILL_MODE": mode, "PYTHONPATH": str(ROOT),
            "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-c", DRIVER, "train", model, "--data", "digits", "--steps", "30",
-           "--batch-size", "32", "--checkpoint-every", "4", "--run-dir", str(run_dir), "--no-progress",
-           "--seed", "3", *MODELS[model], *extra]
+    cmd = [sys.executable, "-c", DRIVER, "train", model, "--data", "digits", "--run-dir", str(run_dir),
+           "--no-progress", *(args if args is not None else
+                              ["--steps", "30", "--batch-size", "32", "--checkpoint-every", "4", "--seed", "3",
+                               *MODELS[model]]), *extra]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300).returncode
 
 
@@ -114,3 +117,36 @@ def test_resume_refuses_a_different_config(tmp_path, reference):
     assert _train(run, "made", kill_step=6) == -signal.SIGKILL
     assert main(["train", "--run-dir", str(run), "--resume", "--set", "hidden=64,64"]) == 2
     assert main(["train", "vae", "--run-dir", str(run), "--resume"]) == 2
+
+
+# Validation every 5 steps with patience 3 on a MADE that overfits its small training
+# split: the best is at step 35 and training stops at step 50 (see test_validation.py).
+VALIDATED = ["--steps", "300", "--batch-size", "32", "--seed", "1", "--checkpoint-every", "10",
+             "--set", "hidden=128", "--set", "train.lr=0.03", "--set", "data.valid_fraction=0.8",
+             "--set", "train.ema=0.5", "--set", "train.eval_every=5", "--set", "train.patience=3"]
+
+
+def _best(run: Path) -> tuple[dict, dict, list]:
+    rows = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines() if "valid/" in ln]
+    return json.loads((run / "best.json").read_text()), _weights(run, "best.safetensors"), rows
+
+
+def test_sigkill_then_resume_keeps_the_best_state_and_stopping_step(tmp_path):
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    assert _train(ref, "made", args=VALIDATED) == 0
+    ref_info, ref_best, ref_rows = _best(ref)
+    assert ref_info["step"] < ref_rows[-1]["step"] < 300  # stopped early, after its best
+    # Killed after an evaluation without improvement that the last checkpoint (step 40)
+    # also saw, so the resumed run must take the best and the patience count from it.
+    kill = ref_info["step"] + 2 * 5 + 2
+    assert kill < ref_rows[-1]["step"]
+    assert _train(run, "made", args=VALIDATED, kill_step=kill) == -signal.SIGKILL
+    assert max(s for s, _ in list_checkpoints(run / "checkpoints")) > ref_info["step"]
+    assert _train(run, "made", "--resume", args=VALIDATED) == 0
+    info, best, rows = _best(run)
+    assert info == ref_info and rows == ref_rows
+    _assert_bitwise_equal(best, ref_best)
+    _assert_bitwise_equal(_weights(run), _weights(ref))
+    # Resuming a run that stopped early stops again at once, without training.
+    assert _train(run, "made", "--resume", args=VALIDATED) == 0
+    _assert_bitwise_equal(_weights(run), _weights(ref))
