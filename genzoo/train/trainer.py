@@ -248,7 +248,7 @@ class Trainer:
                         and self.step < cfg.steps and self.stopped_early is None:
                     self._save_checkpoint(pbar)
                 if main and cfg.sample_every and self.step % cfg.sample_every == 0:
-                    self.save_samples(self.run_dir / "samples" / f"step-{self.step:06d}.png")
+                    self.save_samples(self.run_dir / "samples" / f"step-{self.step:06d}")
                 if self.on_step is not None:
                     self.on_step(self.step, self)
         finally:
