@@ -32,7 +32,7 @@ from genzoo.train.config import TrainConfig
 FORMAT_VERSION = 1
 # Settings that may change when a run is resumed; anything else must match.
 RESUMABLE_CHANGES = {"steps", "device", "log_every", "sample_every", "tensorboard",
-                     "checkpoint_every", "keep_checkpoints", "compile"}
+                     "checkpoint_every", "keep_checkpoints", "compile", "dist_timeout"}
 
 
 @dataclass

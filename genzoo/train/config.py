@@ -38,6 +38,8 @@ class TrainConfig:
     sample_every: int = 0
     max_retries: int = 3
     tensorboard: bool = False
+    sync_batchnorm: bool = False
+    dist_timeout: float = 1800.0
 
     def validate(self) -> None:
         positive(self.steps, "train.steps", allow_zero=True)
@@ -50,6 +52,7 @@ class TrainConfig:
         positive(self.log_every, "train.log_every")
         positive(self.sample_every, "train.sample_every", allow_zero=True)
         positive(self.max_retries, "train.max_retries", allow_zero=True)
+        positive(self.dist_timeout, "train.dist_timeout")
         if not 0.0 <= self.ema < 1.0:
             raise GenzooError(f"bad value {self.ema!r} for train.ema: must be in [0, 1) (0 turns EMA off)")
         if not 0.0 <= self.min_lr_ratio <= 1.0:
