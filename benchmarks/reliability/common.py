@@ -26,9 +26,9 @@ for p in (str(ROOT), str(HERE)):
         sys.path.insert(0, p)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import _driver  # noqa: E402
 import torch  # noqa: E402
 
-import _driver  # noqa: E402
 from genzoo.cli.main import main as genzoo_main  # noqa: E402
 from genzoo.train.checkpoint import list_checkpoints, load_weights, read_checkpoint  # noqa: E402
 
