@@ -6,8 +6,11 @@ so open event streams end and uvicorn's graceful shutdown finishes quickly.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import signal
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +55,20 @@ def serve(paths: list[str | Path], *, host: str = "127.0.0.1", port: int = 8000,
         def handle_exit(self, sig: int, frame: Any) -> None:
             app.state.jobs.shutdown()
             super().handle_exit(sig, frame)
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            # uvicorn re-raises the stop signal after shutting down (the process then dies
+            # of it); a stop that shut everything down cleanly exits with code 0 instead
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            old = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for s, h in old.items():
+                    signal.signal(s, h)
 
     server = _Server(config)
     for r in table.runs:

@@ -80,6 +80,7 @@
     let job;
     try { job = await G.api("/api/ganlab", body); } catch (e) { G.status(G.$("lab-status"), e.message, true); return; }
     lab.job = job.id;
+    G.$("lab-step").dataset.job = job.id;
     G.$("lab-go").disabled = true; G.$("lab-stop").disabled = false;
     G.status(G.$("lab-status"), "training…");
     lab.es = new EventSource(`/api/jobs/${job.id}/events`);
