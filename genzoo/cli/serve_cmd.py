@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto",
                    help="auto: the best validation weights when a run has them, else EMA, else the final ones")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default 0: torch's choice; 1 suits a busy shared machine)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,5 +28,6 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.train.distributed import resolve_device
 
     paths = list(args.runs) + (find_runs(args.runs_dir) if args.runs_dir else [])
-    serve(paths, host=args.host, port=args.port, weights=args.weights, device=str(resolve_device(args.device)))
+    serve(paths, host=args.host, port=args.port, weights=args.weights, device=str(resolve_device(args.device)),
+          threads=args.threads)
     return 0

@@ -10,8 +10,8 @@ import contextlib
 import ipaddress
 import logging
 import signal
+import sys
 import threading
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,10 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(paths: list[str | Path], *, host: str = "127.0.0.1", port: int = 8000, weights: str = "auto",
-          device: str = "cpu", say: Callable[[str], Any] = print, log_level: str = "warning") -> None:
-    """Load the runs and serve them until a stop signal."""
+          device: str = "cpu", threads: int = 0, say: Callable[[str], Any] = print,
+          log_level: str = "warning") -> None:
+    """Load the runs and serve them until a stop signal (``threads`` > 0: torch's CPU threads)."""
+    import torch
     import uvicorn
 
     from genzoo.serve.app import build_app
@@ -40,10 +42,14 @@ def serve(paths: list[str | Path], *, host: str = "127.0.0.1", port: int = 8000,
 
     if not 0 <= port <= 65535:
         raise GenzooError(f"bad value {port} for --port: must be in [0, 65535]")
+    if threads < 0:
+        raise GenzooError(f"bad value {threads} for --threads: must be >= 0")
+    if threads:
+        torch.set_num_threads(threads)
     loopback = is_loopback(host)
     if not loopback:
-        warnings.warn(f"serving on {host}, not only on this machine: anyone who can reach it can use these "
-                      "models and this computer's CPU/GPU (there is no login)", stacklevel=2)
+        print(f"genzoo serve: warning: serving on {host}, not only on this machine: anyone who can reach it "
+              "can use these models and this computer's CPU/GPU (there is no login)", file=sys.stderr)
     table = RunTable(paths, weights=weights, device=device)
     allowed = ["127.0.0.1", "localhost", "::1", "[::1]"] if loopback else None
     app = build_app(table, allowed_hosts=allowed)

@@ -57,7 +57,7 @@ def server(serve_runs, tmp_path_factory):
            "OMP_NUM_THREADS": "1"}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "genzoo", "serve", *map(str, serve_runs["paths"]),
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
+                                 "--port", str(port), "--threads", "1"], stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:

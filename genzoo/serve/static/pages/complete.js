@@ -30,8 +30,9 @@
     img.src = url;
   }
   async function pickRun() {
-    st.run = G.runOf(G.$("complete-run"));
-    if (!st.run) return;
+    const run = G.runOf(G.$("complete-run"));
+    if (!run || run === st.run) return;
+    st.run = run;
     [, st.h, st.w] = st.run.shape;
     st.mask = new Uint8Array(st.h * st.w);
     st.upload = null;
@@ -40,6 +41,8 @@
     thumbs.innerHTML = "";
     try {
       const ex = await G.api(`/api/runs/${st.run.index}/examples?start=0&count=16`);
+      if (run !== st.run) return;  // another run was picked meanwhile
+      thumbs.innerHTML = "";
       G.$("complete-example").max = ex.total - 1;
       for (const e of ex.examples) {
         const im = document.createElement("img");
