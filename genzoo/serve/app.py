@@ -99,8 +99,8 @@ def build_app(table: RunTable, *, allowed_hosts: list[str] | None = None) -> Sta
         if not wait:
             return JSONResponse(job.snapshot(), status_code=202)
         assert job.future is not None
-        with contextlib.suppress(Exception):
-            await asyncio.wrap_future(job.future)
+        # asyncio.wait does not raise what the job raised (nor its future's cancellation)
+        await asyncio.wait([asyncio.wrap_future(job.future)])
         snap = job.snapshot()
         code = {"done": 200, "cancelled": 409}.get(snap["status"], snap.get("code", 500))
         return JSONResponse(snap, status_code=code)
@@ -117,11 +117,12 @@ def build_app(table: RunTable, *, allowed_hosts: list[str] | None = None) -> Sta
 
     @api
     async def list_runs(request: Request) -> Response:
-        return JSONResponse({"runs": [r.info() for r in table.runs]})
+        # info() reads each run's metrics.jsonl: file work stays off the event loop
+        return JSONResponse({"runs": await run_in_threadpool(lambda: [r.info() for r in table.runs])})
 
     @api
     async def one_run(request: Request) -> Response:
-        return JSONResponse(table.get(request.path_params["run"]).info())
+        return JSONResponse(await run_in_threadpool(table.get(request.path_params["run"]).info))
 
     @api
     async def metrics(request: Request) -> Response:

@@ -206,7 +206,7 @@ def test_the_latent_slider_changes_the_image(page, shots):
     box = page.locator("#latent-map").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
     wait_js(page, "document.getElementById('latent-map-z').textContent !== 'z = ?'")
-    shots(page, "latent")
+    shots(page, "latent-map")
 
 
 def test_a_text_prompt_streams(page, shots):

@@ -16,6 +16,7 @@
     try {
       const res = await G.runJob(`/api/runs/${r.index}/interpolate`,
         { a: G.num("latent-a"), b: G.num("latent-b"), steps: 17, mode: G.$("latent-mode").value }, {});
+      if (r !== st.run) return;  // another run was picked meanwhile
       st.frames = res.frames;
       G.$("latent-slider").max = res.frames.length - 1;
       G.$("latent-slider").value = 0;
@@ -30,7 +31,8 @@
     box.classList.toggle("hidden", !st.run || !st.run.views.includes("latent_map"));
     if (box.classList.contains("hidden")) return;
     try {
-      const m = await G.api(`/api/runs/${st.run.index}/latent-map`);
+      const run = st.run, m = await G.api(`/api/runs/${st.run.index}/latent-map`);
+      if (run !== st.run) return;
       const codes = m.result.codes;
       let lim = 1;
       for (const [x, y] of codes) lim = Math.max(lim, Math.abs(x), Math.abs(y));
@@ -53,7 +55,9 @@
     } catch (e) { G.status(G.$("latent-status"), e.message, true); }
   }
   function pickRun() {
-    st.run = G.runOf(G.$("latent-run"));
+    const run = G.runOf(G.$("latent-run"));
+    if (!run || run === st.run) return;
+    st.run = run;
     st.frames = [];
     const enc = st.run && st.run.capabilities.includes("encode");
     G.$("latent-a-label").textContent = enc ? "From test image" : "From seed";
