@@ -81,6 +81,7 @@ class ServedRun:
                 "value_type": s.value_type, "num_classes": s.num_classes,
                 "likelihood": m.likelihood or "none", "capabilities": list(m.capabilities), "views": self.views(),
                 "conditional": m.has("conditional"), "latent_dim": latent_dim(m), "weights": self.loaded.weights,
+                "sample_options": sample_options(m),
                 "parameters": sum(p.numel() for p in m.parameters()),
                 "steps": run.train.steps, "summary": metric_summary(read_metrics(self.loaded.path))}
 
@@ -98,6 +99,15 @@ class ServedRun:
                 if math.isfinite(v):
                     series.setdefault(k, []).append([step, v])
         return {"name": self.name, "curves": {k: thin(v, MAX_CURVE_POINTS) for k, v in series.items()}}
+
+
+def sample_options(model) -> list[str]:
+    """The sampler settings a model's ``sample`` takes as keywords (diffusion models:
+    ``steps``, ``sampler``); the model checks their values."""
+    import inspect
+
+    params = inspect.signature(model.sample).parameters
+    return [k for k in ("steps", "sampler") if k in params]
 
 
 def latent_kind(model) -> str | None:

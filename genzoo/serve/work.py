@@ -24,13 +24,14 @@ from genzoo.report.render import image_grid, to_rgb_uint8
 from genzoo.serve import inputs
 from genzoo.serve.inputs import MAX_SAMPLES, MAX_SEED, get_choice, get_float, get_int, get_str, png_data_url
 from genzoo.serve.jobs import Job, ServeError
-from genzoo.serve.runs import ServedRun, latent_kind
+from genzoo.serve.runs import ServedRun, latent_kind, sample_options
 from genzoo.tasks.primer import is_music, pixels_to_values, read_sequence_primer
 
 MAX_COMPLETIONS = 16
 MAX_TOKENS = 2000
 MAX_STEPS_PATH = 33
 MAX_DECODE = 64
+MAX_SAMPLER_STEPS = 10000
 MAP_POINTS = 500
 
 
@@ -51,6 +52,10 @@ def parse_sample(run: ServedRun, d: dict[str, Any]) -> dict[str, Any]:
     p: dict[str, Any] = {"n": get_int(d, "n", 16, 1, MAX_SAMPLES), "seed": get_int(d, "seed", 0, 0, MAX_SEED)}
     if run.model.has("conditional") and run.spec.num_classes:
         p["label"] = get_int(d, "label", None, 0, run.spec.num_classes - 1)
+    options = sample_options(run.model)
+    p["options"] = {k: v for k, v in {
+        "steps": get_int(d, "steps", None, 1, MAX_SAMPLER_STEPS) if "steps" in options else None,
+        "sampler": get_str(d, "sampler", None, 32) if "sampler" in options else None}.items() if v is not None}
     return p
 
 
@@ -64,7 +69,7 @@ def do_sample(run: ServedRun, p: dict[str, Any], job: Job) -> dict[str, Any]:
             job.check()
             m = min(chunk, n - i)
             cond = None if p.get("label") is None else torch.full((m,), p["label"], dtype=torch.long)
-            parts.append(run.model.sample(m, condition=cond, generator=g).cpu())
+            parts.append(run.model.sample(m, condition=cond, generator=g, **p["options"]).cpu())
             job.report((i + m) / n)
     x = torch.cat(parts)
     if run.spec.kind == "image":

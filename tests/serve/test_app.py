@@ -58,6 +58,23 @@ def test_sample_images_is_seeded(client):
     assert pa.shape[0] >= 3 * 8 and pa.shape[1] >= 3 * 8
 
 
+def test_sampler_settings_reach_a_model_that_takes_them(client, app, monkeypatch):
+    run = app.state.table.runs[MADE]
+    assert client.get("/api/runs/made").json()["sample_options"] == []
+    seen = []
+    real = run.model.sample
+
+    def sample(n, *, condition=None, generator=None, steps=100, sampler="ddpm"):  # a diffusion model's signature
+        seen.append((steps, sampler))
+        return real(n, generator=generator)
+
+    monkeypatch.setattr(run.model, "sample", sample)
+    assert client.get("/api/runs/made").json()["sample_options"] == ["steps", "sampler"]
+    assert post(client, f"/api/runs/{MADE}/sample", n=2, steps=7, sampler="ddim").status_code == 200
+    assert seen and set(seen) == {(7, "ddim")}  # every chunk of the sample
+    assert post(client, f"/api/runs/{MADE}/sample", n=2, steps=0).status_code == 400
+
+
 def test_sample_points_and_text(client):
     r = post(client, f"/api/runs/{GAN}/sample", n=50).json()["result"]
     assert r["kind"] == "points" and np.array(r["points"]).shape == (50, 2) and len(r["reference"]) == 500

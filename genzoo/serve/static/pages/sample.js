@@ -8,6 +8,9 @@
     document.querySelector("#page-sample .cond").classList.toggle("hidden", !r.conditional);
     document.querySelector("#page-sample .seq").classList.toggle("hidden", r.kind !== "sequence");
     if (r.conditional) G.$("sample-label").max = r.num_classes - 1;
+    for (const k of ["steps", "sampler"]) {
+      document.querySelector(`#page-sample .opt-${k}`).classList.toggle("hidden", !r.sample_options.includes(k));
+    }
   }
   function shown(id) {
     for (const el of G.$("sample-out").children) el.classList.toggle("shown", el.id === id);
@@ -17,6 +20,8 @@
     if (!r) return;
     const body = { n: G.num("sample-n"), seed: G.num("sample-seed") };
     if (r.conditional) body.label = G.num("sample-label");
+    if (r.sample_options.includes("steps")) body.steps = G.num("sample-steps");
+    if (r.sample_options.includes("sampler") && G.$("sample-sampler").value) body.sampler = G.$("sample-sampler").value;
     if (r.kind === "sequence") {
       Object.assign(body, { temperature: G.num("sample-temp"), top_k: G.num("sample-topk") || null, top_p: G.num("sample-topp") || null });
       body.n = Math.min(body.n, 16);
