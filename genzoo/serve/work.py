@@ -294,8 +294,12 @@ def parse_decode(run: ServedRun, d: dict[str, Any]) -> dict[str, Any]:
             isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= 100 for v in r) for r in z))
     if not ok or len({len(r) for r in z}) != 1:
         raise ServeError(f"bad value for 'z': 1 to {MAX_DECODE} codes of {dim or 'D'} numbers in [-100, 100]")
-    return {"z": torch.tensor(z, dtype=torch.float32)}
+    p: dict[str, Any] = {"z": torch.tensor(z, dtype=torch.float32)}
+    if run.model.has("conditional") and run.spec.num_classes:  # a conditional decoder needs a label
+        p["label"] = get_int(d, "label", 0, 0, run.spec.num_classes - 1)
+    return p
 
 
 def do_decode(run: ServedRun, p: dict[str, Any], job: Job) -> dict[str, Any]:
-    return {"images": _png(_decode_codes(run, p["z"]), run)}
+    labels = None if p.get("label") is None else torch.full((len(p["z"]),), p["label"], dtype=torch.long)
+    return {"images": _png(_decode_codes(run, p["z"], labels), run)}
