@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 # Validation settings other than patience (a stopping rule, like steps) are not: they
 # decide what the recorded best values mean.
 RESUMABLE_CHANGES = {"steps", "device", "log_every", "sample_every", "tensorboard",
-                     "checkpoint_every", "keep_checkpoints", "compile", "patience"}
+                     "checkpoint_every", "keep_checkpoints", "compile", "patience", "dist_timeout"}
 WEIGHTS = ("auto", "best", "ema", "model")
 
 

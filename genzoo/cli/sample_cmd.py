@@ -15,7 +15,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output file (default RUN/samples/sample-seedS.png)")
+    p.add_argument("--out", help="output file, written under exactly this name: an image grid (.png, .jpg, ...), "
+                        "text (.txt), a melody (.mid or .musicxml; several samples are numbered beside it: "
+                        "NAME-1.mid, NAME-2.mid, ...) or their piano roll (.png); a name without a suffix "
+                        "gets the data's usual one (a folder of MIDI + MusicXML for music). "
+                        "Default: RUN/samples/sample-seedS.png")
     p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto",
                    help="auto: the best validation weights when the run has them, else EMA, else the final ones")
     p.add_argument("--device", default="cpu")
@@ -38,13 +42,15 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.errors import GenzooError
-    from genzoo.report.render import save_samples
+    from genzoo.report.render import check_out_suffix, save_samples
     from genzoo.run import load_run
     from genzoo.train.distributed import resolve_device
 
     if args.n <= 0:
         raise GenzooError(f"bad value {args.n} for -n: must be > 0")
     loaded = load_run(args.run, weights=args.weights, device=str(resolve_device(args.device)))
+    if args.out:
+        check_out_suffix(loaded.spec, args.out)
     g = torch.Generator().manual_seed(args.seed)
     if args.gif:
         from genzoo.report.render import save_chain_gif
@@ -117,11 +123,13 @@ def _generate(loaded, args: argparse.Namespace, g, decoding: dict) -> int:
     default = loaded.path / "samples" / f"{'melodies' if music else 'generate'}-seed{args.seed}"
     if music:
         out = save_samples(ids, spec, Path(args.out) if args.out else default)
+        what = "as MIDI and MusicXML, with a piano roll, in" if out.is_dir() else "to"
         print(f"wrote {args.n} melodies ({ids.shape[1]} tokens each, primer {0 if prompt is None else len(prompt)}) "
-              f"as MIDI and MusicXML to {out}")
+              f"{what} {out}")
         return 0
     texts = [decode_text(row, spec.vocabulary) for row in ids]
-    out = Path(args.out) if args.out else default.with_suffix(".txt")
+    out = Path(args.out) if args.out else default
+    out = out if out.suffix else out.with_suffix(".txt")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n\n---\n\n".join(texts) + "\n")
     print(texts[0])

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             raise GenzooError(f"run directory {run_dir} already exists and is not empty; "
                               "use --resume to continue it or choose another --run-dir")
 
-    dist = ddp.setup(ddp.resolve_device(spec.train.device))
+    dist = ddp.setup(ddp.resolve_device(spec.train.device), timeout_s=spec.train.dist_timeout)
     data = runs.load_data(spec, download=not args.offline)
     torch.manual_seed(spec.train.seed)  # identical initial weights on every rank
     model = runs.build(spec, data.spec)

@@ -143,6 +143,8 @@ def _read_docword(p: Path):
 
 def _read_npz(p: Path):
     """An .npz with dense ``counts`` (+ ``vocab``), or a scipy sparse matrix from save_npz."""
+    import zipfile
+
     import scipy.sparse as sp
 
     try:
@@ -156,7 +158,7 @@ def _read_npz(p: Path):
             else:
                 raise DataFileError(f"{p} holds neither a 'counts' array nor a scipy sparse matrix "
                                     f"(keys: {', '.join(sorted(keys)) or 'none'})")
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataFileError(f"cannot read {p} as .npz: {e}") from None
     if counts.ndim != 2:
         raise DataFileError(f"{p}: counts must be a 2-D (documents, words) matrix, got shape {counts.shape}")

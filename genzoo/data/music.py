@@ -420,8 +420,10 @@ def load_music(root: Path | None, opts: MusicOptions, *, download: bool = True) 
     if source == "folder" and stats["polyphonic"]:
         warnings.warn(f"music: {stats['polyphonic']} of {len(pieces)} pieces in {root} hold chords or several "
                       "voices; kept the top line (highest pitch)", stacklevel=2)
-    if source == "folder" and stats["skipped_files"]:
-        warnings.warn(f"music: skipped {len(stats['skipped_files'])} unreadable files in {root}", stacklevel=2)
+    if stats["skipped_files"]:  # a corpus piece music21 cannot read is never dropped silently
+        warnings.warn(f"music: skipped {len(stats['skipped_files'])} unreadable files in {where} "
+                      f"({', '.join(stats['skipped_files'][:3])}{', ...' if len(stats['skipped_files']) > 3 else ''})",
+                      stacklevel=2)
 
     n_test = int(round(opts.test_fraction * len(pieces)))
     if opts.test_fraction > 0 and len(pieces) > 1:

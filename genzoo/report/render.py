@@ -54,43 +54,94 @@ def grid_from_rgb(imgs: np.ndarray, *, ncol: int | None = None, pad: int = 2, mi
     return grid
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
+MUSIC_SUFFIXES = (".mid", ".midi", ".musicxml")
+TEXT_SUFFIXES = (".txt", ".text", ".md")
+
+
+def check_out_suffix(spec: DataSpec, path: str | Path) -> None:
+    """Refuse an output name whose suffix names a format these samples cannot be written
+    in (``--out samples.png`` for text, ``tune.mid`` for images), before any work is done."""
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return
+    if spec.kind == "image" or (spec.kind == "vector" and spec.shape == (2,)):
+        ok = IMAGE_SUFFIXES
+    elif spec.kind == "sequence" and spec.extra.get("modality") == "music":
+        ok = (*MUSIC_SUFFIXES, ".png")
+    elif (spec.kind == "sequence" and spec.vocabulary is not None) or spec.value_type == "count":
+        ok = TEXT_SUFFIXES
+    else:
+        ok = (".npy",)
+    if suffix not in ok:
+        from genzoo.errors import GenzooError
+
+        raise GenzooError(f"cannot write {spec.name} samples as {suffix!r} ({Path(path).name}); "
+                          f"use {', '.join(ok)} or a name without a suffix")
+
+
+def numbered(path: Path, n: int) -> list[Path]:
+    """``[path]`` for one sample; ``stem-1.ext`` ... ``stem-n.ext`` beside it for several."""
+    if n == 1:
+        return [path]
+    width = len(str(n))
+    return [path.with_name(f"{path.stem}-{i:0{width}d}{path.suffix}") for i in range(1, n + 1)]
+
+
 def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: str | None = None,
                  reference: torch.Tensor | None = None) -> Path:
     """Save samples in the form that suits the data; returns the path written.
 
-    Images -> PNG grid; 2-D vectors -> scatter PNG (with ``reference`` points in grey);
-    melodies (music runs) -> a folder of MIDI + MusicXML files, one pair per sample;
-    sequences with a vocabulary -> text file; count vectors (bags of words) -> text file
-    of each document's most frequent words (:func:`count_lines`); anything else -> ``.npy``.
+    Images -> an image grid (PNG unless ``path`` names another image format); 2-D vectors
+    -> scatter PNG (with ``reference`` points in grey); melodies (music runs) -> for a
+    ``.mid``/``.musicxml`` name exactly that file (several samples: ``NAME-1.mid``,
+    ``NAME-2.mid``, ... beside it), for a ``.png`` name their piano roll, and for a name
+    without a suffix a folder of MIDI + MusicXML pairs and a piano roll; sequences with a vocabulary -> text file; count vectors (bags of words) -> text
+    file of each document's most frequent words (:func:`count_lines`); anything else -> ``.npy``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
     if spec.kind == "image":
         from PIL import Image
 
-        Image.fromarray(image_grid(x, spec)).save(path.with_suffix(".png"))
-        return path.with_suffix(".png")
+        out = path if suffix in IMAGE_SUFFIXES else path.with_suffix(".png")
+        Image.fromarray(image_grid(x, spec)).save(out)
+        return out
     if spec.kind == "vector" and spec.shape == (2,):
         return scatter_2d(x, path.with_suffix(".png"), title=title, reference=reference)
     if spec.kind == "sequence" and spec.extra.get("modality") == "music":
         from genzoo.data.music import write_melody
 
+        rows = list(x.long().cpu())
+        if suffix == ".png":
+            from genzoo.report.plots import pianoroll_png
+
+            return pianoroll_png(rows, spec.vocabulary, path, title=title or "melodies")
+        if suffix in MUSIC_SUFFIXES:
+            from genzoo.data.melody import decode_tokens
+
+            fmt = "midi" if suffix in (".mid", ".midi") else "musicxml"
+            files = numbered(path, len(rows))
+            for row, f in zip(rows, files):
+                decode_tokens(row, spec.vocabulary).write(fmt, fp=f)
+            return files[0] if len(files) == 1 else path.parent
         folder = path.with_suffix("")
         folder.mkdir(parents=True, exist_ok=True)
-        for i, row in enumerate(x.long().cpu()):
+        for i, row in enumerate(rows):
             write_melody(row, spec.vocabulary, folder / f"melody-{i:02d}")
         from genzoo.report.plots import pianoroll_png
 
-        pianoroll_png(list(x.long().cpu()), spec.vocabulary, folder / "pianoroll.png", title=title or "melodies")
+        pianoroll_png(rows, spec.vocabulary, folder / "pianoroll.png", title=title or "melodies")
         return folder
     if spec.kind == "sequence" and spec.vocabulary is not None:
         vocab = spec.vocabulary
         lines = ["".join(vocab[int(t)] for t in row) for row in x.long()]
-        out = path.with_suffix(".txt")
+        out = path if suffix in TEXT_SUFFIXES else path.with_suffix(".txt")
         out.write_text("\n\n".join(lines) + "\n")
         return out
     if spec.value_type == "count":
-        out = path.with_suffix(".txt")
+        out = path if suffix in TEXT_SUFFIXES else path.with_suffix(".txt")
         out.write_text("\n".join(count_lines(x, spec)) + "\n")
         return out
     out = path.with_suffix(".npy")

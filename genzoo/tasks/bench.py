@@ -218,9 +218,9 @@ def settings_lines(suite: dict[str, Any], results: list[dict[str, Any]]) -> list
 
 
 def write_outputs(suite: dict[str, Any], out: Path, results: list[dict[str, Any]], data) -> Path:
-    from genzoo.report.tables import format_table
     from genzoo.report.html import loss_curves, write_report
     from genzoo.report.render import save_samples
+    from genzoo.report.tables import format_table
     from genzoo.train.logging import read_metrics
 
     out.mkdir(parents=True, exist_ok=True)

@@ -31,11 +31,11 @@ from typing import Any
 
 import torch
 
-from genzoo.tasks import corrupt
 from genzoo.data.dataset import Dataset, random_rows
 from genzoo.data.spec import DataSpec
 from genzoo.errors import CapabilityError, GenzooError
 from genzoo.models.base import GenerativeModel
+from genzoo.tasks import corrupt
 
 SCORES = ("likelihood", "typicality", "ratio")
 OUTLIER_SETS = ("noise", "noisy", "inverted", "shifted", "glyphs")

@@ -10,7 +10,10 @@ A checkpoint is a directory ``checkpoints/step-N/`` holding
 * ``meta.json``: step and wall time, for people.
 
 It is written under ``checkpoints/.tmp-step-N-PID`` and renamed when every file is on
-disk, so a kill during a save leaves only a temp directory that resume ignores.
+disk, so a kill during a save leaves only a temp directory that resume ignores. Old
+checkpoints are renamed away (``.del-step-N``) before they are deleted, and one being
+replaced (``.old-step-N``, after a rollback) is put back if the kill came between the two
+renames, so every ``step-N`` directory is always complete.
 """
 
 from __future__ import annotations
@@ -93,6 +96,17 @@ def all_finite(state: dict[str, torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point())
 
 
+def state_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
+    """The tensors inside nested dicts and lists (an optimizer's state), by path."""
+    if isinstance(obj, torch.Tensor):
+        return {prefix: obj}
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    out: dict[str, torch.Tensor] = {}
+    for k, v in items:
+        out.update(state_tensors(v, f"{prefix}.{k}"))
+    return out
+
+
 def list_checkpoints(ckpt_dir: Path) -> list[tuple[int, Path]]:
     """Complete checkpoints, oldest first. Temp directories are not listed."""
     if not ckpt_dir.is_dir():
@@ -129,13 +143,20 @@ def write_checkpoint(ckpt_dir: Path, step: int, *, model_state: dict[str, torch.
         old = ckpt_dir / f".old-step-{step}-{os.getpid()}"
         os.replace(final, old)
         os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        _delete(old, step)
     else:
         os.replace(tmp, final)
     _fsync_dir(ckpt_dir)
-    for _, p in list_checkpoints(ckpt_dir)[:-keep]:
-        shutil.rmtree(p, ignore_errors=True)
+    for s, p in list_checkpoints(ckpt_dir)[:-keep]:
+        _delete(p, s)
     return final
+
+
+def _delete(path: Path, step: int) -> None:
+    """Rename, then delete: a half-deleted directory never keeps a name resume trusts."""
+    gone = path.with_name(f".del-step-{step}-{os.getpid()}")
+    os.replace(path, gone)
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None, dict[str, Any]]:
@@ -159,8 +180,17 @@ def read_best(path: Path) -> dict[str, torch.Tensor] | None:
 
 
 def clean_temporaries(ckpt_dir: Path) -> None:
-    """Remove half-written checkpoints left by a killed process."""
-    if ckpt_dir.is_dir():
-        for p in ckpt_dir.iterdir():
-            if p.name.startswith((".tmp-step-", ".old-step-")):
-                shutil.rmtree(p, ignore_errors=True)
+    """Remove half-written checkpoints left by a killed process.
+
+    A ``.old-step-N`` whose ``step-N`` is missing was killed between the two renames of
+    a replacement: it is the complete previous version, so it is put back.
+    """
+    if not ckpt_dir.is_dir():
+        return
+    for p in sorted(ckpt_dir.iterdir()):
+        m = re.match(r"^\.old-step-(\d+)-\d+$", p.name)
+        final = ckpt_dir / f"step-{m.group(1)}" if m else None
+        if final is not None and not final.exists():
+            os.replace(p, final)
+        elif p.name.startswith((".tmp-step-", ".old-step-", ".del-step-")):
+            shutil.rmtree(p, ignore_errors=True)

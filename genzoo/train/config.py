@@ -48,6 +48,8 @@ class TrainConfig:
     eval_examples: int = 2000
     eval_metric: Literal["auto", "nll", "fid"] = "auto"
     patience: int = 0
+    sync_batchnorm: bool = False
+    dist_timeout: float = 1800.0
 
     def validate(self) -> None:
         positive(self.steps, "train.steps", allow_zero=True)
@@ -65,6 +67,7 @@ class TrainConfig:
         positive(self.patience, "train.patience", allow_zero=True)
         if self.patience and not self.eval_every:
             raise GenzooError("train.patience counts validations: it needs train.eval_every > 0")
+        positive(self.dist_timeout, "train.dist_timeout")
         if not 0.0 <= self.ema < 1.0:
             raise GenzooError(f"bad value {self.ema!r} for train.ema: must be in [0, 1) (0 turns EMA off)")
         if not 0.0 <= self.min_lr_ratio <= 1.0:

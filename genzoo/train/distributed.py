@@ -4,12 +4,19 @@
 genzoo then joins a process group (gloo on CPU, nccl on CUDA), wraps the model in
 DistributedDataParallel, gives each rank its slice of every global batch, and lets
 only rank 0 write files.
+
+When a worker dies, torchrun (``max_restarts=0`` by default) notices within its
+``--monitor-interval`` (0.1 s) and terminates the others; the process group's timeout
+(``train.dist_timeout``) bounds how long a survivor can wait in a collective when no
+agent is there to stop it.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -34,13 +41,19 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def setup(device: torch.device) -> DistInfo:
-    """Join the process group if launched by torchrun; a no-op otherwise."""
+def setup(device: torch.device, timeout_s: float | None = None) -> DistInfo:
+    """Join the process group if launched by torchrun; a no-op otherwise.
+
+    ``timeout_s`` bounds every collective: a rank whose peers died gives up after it.
+    """
     if not launched_by_torchrun():
         return DistInfo()
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)  # object collectives use the current device
+        kw = {"timeout": timedelta(seconds=timeout_s)} if timeout_s else {}
+        dist.init_process_group(backend=backend, **kw)
     info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
     return info
 
@@ -77,6 +90,15 @@ def broadcast_flag(flag: bool) -> bool:
         t = t.cuda()
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
+
+
+def gather_to_main(obj: Any) -> list[Any] | None:
+    """Every rank's ``obj`` as a list on rank 0 (None on the others); ``[obj]`` alone."""
+    if not dist.is_initialized():
+        return [obj]
+    out: list[Any] | None = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+    dist.gather_object(obj, out, dst=0)
+    return out
 
 
 def teardown() -> None:

@@ -11,14 +11,19 @@ bars and sample grids.
 
 Exact resume: the data order is a pure function of (seed, epoch), the per-batch
 transform noise of (seed, step), and every other random draw comes from the global
-RNGs whose states are saved in each checkpoint. Validation runs under forked RNGs, so
-it changes no training draw, and each checkpoint holds the best state so far.
+RNGs whose states (every process's, under DDP) are saved in each checkpoint. Validation
+runs under forked RNGs, so it changes no training draw, and each checkpoint holds the best
+state so far.
+
+Test hook: ``GENZOO_INJECT_NAN=STEP[,nan|inf]`` makes the first player's loss at step
+index STEP non-finite, once per process, so the rollback path can be driven from outside.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import random
 import sys
 import time
@@ -44,6 +49,38 @@ from genzoo.train.validation import Best, Validator, remove_best, write_best
 
 class NonFiniteLoss(Exception):
     """Raised inside a step when a loss or the weights stop being finite."""
+
+
+INJECT_ENV = "GENZOO_INJECT_NAN"
+
+
+def injected_fault() -> tuple[int, float] | None:
+    """Parse ``GENZOO_INJECT_NAN=STEP[,nan|inf]`` into (step index, value added to the loss)."""
+    raw = os.environ.get(INJECT_ENV, "").strip()
+    if not raw:
+        return None
+    step, _, kind = raw.partition(",")
+    kind = kind.strip().lower() or "nan"
+    if not step.strip().isdigit() or kind not in ("nan", "inf"):
+        raise GenzooError(f"bad {INJECT_ENV}={raw!r}: expected STEP or STEP,nan or STEP,inf (STEP >= 0)")
+    return int(step), float(kind)
+
+
+def _sync_batchnorm(model: GenerativeModel, cfg: TrainConfig, dist: ddp.DistInfo,
+                    device: torch.device) -> None:
+    """Swap BatchNorm layers for SyncBatchNorm under DDP (in place; same parameters)."""
+    if not cfg.sync_batchnorm:
+        return
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    if not any(isinstance(m, norms) for m in model.modules()):
+        raise GenzooError(f"train.sync_batchnorm is set, but {model.name} has no BatchNorm layer")
+    if not dist.enabled:
+        return  # one process: plain BatchNorm already sees the whole batch
+    if device.type != "cuda":
+        raise GenzooError("train.sync_batchnorm needs CUDA devices (PyTorch's SyncBatchNorm does not run "
+                          "on CPU); set train.sync_batchnorm=false")
+    for name, child in model.named_children():  # the model itself stays a GenerativeModel
+        model.add_module(name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
 
 
 class _PlayerForward(nn.Module):
@@ -93,7 +130,7 @@ class Trainer:
         self.data = data
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.device = ddp.resolve_device(config.device)
-        self.dist = ddp.setup(self.device)
+        self.dist = ddp.setup(self.device, timeout_s=config.dist_timeout)
         self.progress = progress and self.dist.is_main
         self.on_step = on_step
         if config.amp == "bf16" and self.device.type != "cuda":
@@ -109,6 +146,7 @@ class Trainer:
 
         model.prepare(data)  # before moving: what it stores in buffers moves with the model
         self.model = model.to(self.device)
+        _sync_batchnorm(model, config, self.dist, self.device)  # before players() and DDP
         self.model.train()
         self.players = model.players()
         self.optimizers = {p.name: _make_optimizer(p, config) for p in self.players
@@ -133,6 +171,7 @@ class Trainer:
         self.retries = 0
         self._perm_epoch = -1
         self._perm = torch.empty(0, dtype=torch.long)
+        self._fault = injected_fault()
         self.ckpt_dir = self.run_dir / "checkpoints" if self.run_dir is not None else None
         if resume:
             self._resume()
@@ -186,6 +225,9 @@ class Trainer:
                 with self._autocast():
                     out = self._forward(batch, i)
                 loss = out["loss"]
+                if self._fault is not None and self._fault[0] == step:
+                    loss = loss + self._fault[1]  # the test hook: once per process
+                    self._fault = None
                 bad = not bool(torch.isfinite(loss.detach()))
                 if ddp.broadcast_flag(bad):
                     raise NonFiniteLoss(f"{p.name} loss is {float(loss.detach()):.4g}")
@@ -201,6 +243,14 @@ class Trainer:
                     logs[f"{p.name}/{k}"].append(float(v.detach()))
         if self.ema is not None:
             self.ema.update(self.model)
+        # Weights about to be saved must be finite; otherwise roll back instead of saving.
+        done = step + 1
+        if done == self.cfg.steps or (self.cfg.checkpoint_every and done % self.cfg.checkpoint_every == 0):
+            if ddp.broadcast_flag(not self._weights_finite()):
+                raise NonFiniteLoss("the weights are not finite")
+
+    def _weights_finite(self) -> bool:
+        return ckpt.all_finite(self.model.state_dict()) and (self.ema is None or ckpt.all_finite(self.ema.shadow))
 
     # ---- the loop ----------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -244,20 +294,20 @@ class Trainer:
                     self._validate(log if main else None)
                     if ddp.broadcast_flag(self._patience_spent()):
                         self._stop(say)
-                if main and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 \
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 \
                         and self.step < cfg.steps and self.stopped_early is None:
                     self._save_checkpoint(pbar)
                 if main and cfg.sample_every and self.step % cfg.sample_every == 0:
-                    self.save_samples(self.run_dir / "samples" / f"step-{self.step:06d}.png")
+                    self.save_samples(self.run_dir / "samples" / f"step-{self.step:06d}")
                 if self.on_step is not None:
                     self.on_step(self.step, self)
         finally:
             pbar.close()
             log.close()
         seconds = time.perf_counter() - t0
+        if cfg.checkpoint_every:
+            self._save_checkpoint(pbar)  # every rank: each sends its random state
         if main:
-            if cfg.checkpoint_every:
-                self._save_checkpoint(pbar)
             self.save_final()
         ddp.barrier()
         return {"steps": self.step, "seconds": seconds,
@@ -316,14 +366,24 @@ class Trainer:
                 "best": self.best.state_dict()}
 
     def _save_checkpoint(self, pbar: Any = None) -> None:
+        """Rank 0 writes; under DDP every rank must call this (it gathers their RNG states)."""
+        if self.ckpt_dir is None:
+            return
+        train_state = self._train_state()
+        rng_ranks = ddp.gather_to_main(train_state["rng"])
+        if not self.dist.is_main:
+            return
+        if self.dist.enabled:
+            train_state["rng_ranks"] = rng_ranks
         state = self.model.state_dict()
-        if not ckpt.all_finite(state):
+        ema_state = self.ema.state_dict() if self.ema else None
+        if not (ckpt.all_finite(state) and ckpt.all_finite(ema_state or {})
+                and ckpt.all_finite(ckpt.state_tensors(train_state["optimizers"]))):
             if pbar is not None:
                 pbar.write(f"step {self.step}: weights are not finite; checkpoint not written")
             return
-        ckpt.write_checkpoint(self.ckpt_dir, self.step, model_state=state,
-                              ema_state=self.ema.state_dict() if self.ema else None,
-                              train_state=self._train_state(), keep=self.cfg.keep_checkpoints,
+        ckpt.write_checkpoint(self.ckpt_dir, self.step, model_state=state, ema_state=ema_state,
+                              train_state=train_state, keep=self.cfg.keep_checkpoints,
                               best_state=self._best_state)
 
     def save_final(self) -> None:
@@ -353,7 +413,7 @@ class Trainer:
         """In-memory copy of the starting state, for a rollback before the first checkpoint."""
         return {"model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
                 "ema": self.ema.state_dict() if self.ema else None,
-                "train": copy.deepcopy(self._train_state())}
+                "train": {**copy.deepcopy(self._train_state()), "rng_is_own": True}}
 
     def _restore(self, model_state: dict, ema_state: dict | None, train_state: dict[str, Any]) -> None:
         self.model.load_state_dict(model_state)
@@ -363,15 +423,24 @@ class Trainer:
             o.load_state_dict(train_state["optimizers"][k])
         self.step = int(train_state["step"])
         self.lr_scale = float(train_state.get("lr_scale", 1.0))
-        rng = train_state["rng"]
-        if self.dist.rank == 0:
+        rng = self._own_rng(train_state)
+        if rng is not None:
             torch.set_rng_state(rng["torch"])
             random.setstate(rng["python"])
             if "cuda" in rng and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(rng["cuda"])
-        else:  # only rank 0's states are saved; other ranks re-derive theirs
+        else:  # no state saved for this rank (older checkpoint, other world size): re-derive
             torch.manual_seed(self.cfg.seed + 7919 * self.step + self.dist.rank)
             random.seed(self.cfg.seed + self.dist.rank)
+
+    def _own_rng(self, train_state: dict[str, Any]) -> dict[str, Any] | None:
+        """This rank's saved RNG states: from ``rng_ranks`` when the world size matches."""
+        ranks = train_state.get("rng_ranks")
+        if ranks is not None and len(ranks) == self.dist.world_size:
+            return ranks[self.dist.rank]
+        if self.dist.rank == 0 or train_state.get("rng_is_own"):
+            return train_state["rng"]
+        return None
 
     def _resume(self) -> None:
         if self.ckpt_dir is None:

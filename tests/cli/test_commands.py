@@ -33,7 +33,12 @@ def test_train_sample_eval_on_digits(tmp_path, capsys):
     out_png = tmp_path / "s.png"
     assert main(["sample", str(run), "-n", "9", "--seed", "2", "--out", str(out_png)]) == 0
     assert Image.open(out_png).size[0] > 8 * 3
+    out_jpg = tmp_path / "s.jpg"  # the name given is the file written, in its format
+    assert main(["sample", str(run), "-n", "4", "--out", str(out_jpg)]) == 0
+    assert Image.open(out_jpg).format == "JPEG" and not (tmp_path / "s.png.png").exists()
     capsys.readouterr()
+    assert main(["sample", str(run), "--out", str(tmp_path / "s.txt")]) == 2
+    assert "'.txt'" in capsys.readouterr().err and not (tmp_path / "s.txt").exists()
 
     assert main(["eval", str(run), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)

@@ -47,6 +47,22 @@ def test_sample_writes_midi_and_musicxml_that_music21_reads(music_run, capsys):
         assert all(n.quarterLength > 0 for n in score.flatten().notesAndRests)
 
 
+def test_out_names_the_file_written(music_run, tmp_path, capsys):
+    # one sample: exactly the file named; several: numbered beside it; .png: the piano roll
+    assert main(["sample", str(music_run), "-n", "1", "--length", "8", "--out", str(tmp_path / "tune.mid")]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["tune.mid"]
+    converter.parse(tmp_path / "tune.mid")
+    many = tmp_path / "many"
+    assert main(["sample", str(music_run), "-n", "3", "--length", "8", "--out", str(many / "tune.musicxml")]) == 0
+    assert sorted(p.name for p in many.iterdir()) == ["tune-1.musicxml", "tune-2.musicxml", "tune-3.musicxml"]
+    assert main(["sample", str(music_run), "-n", "2", "--length", "8", "--out", str(tmp_path / "roll.png")]) == 0
+    assert (tmp_path / "roll.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["sample", str(music_run), "--out", str(tmp_path / "tune.jpg")]) == 2
+    assert "'.jpg'" in capsys.readouterr().err
+    assert not (tmp_path / "tune.jpg").exists()
+
+
 def test_primer_melody_is_continued_and_polyphony_warns(music_run, tmp_path, capsys):
     primer = tmp_path / "primer.mid"
     tune(0).write("midi", fp=primer)

@@ -198,3 +198,22 @@ def test_fast_abc_reader_matches_music21():
     for _, text in music._essen_tunes(3):
         fast, _ = music._encode(music._abc_elements(text), voc)
         assert fast == music.encode_stream(converter.parseData(text, format="abc"), V)
+
+
+def test_a_chorale_that_fails_to_parse_is_recorded_and_warned_about(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENZOO_HOME", str(tmp_path))  # a fresh parse cache
+    real = music._soprano_elements
+    calls = []
+
+    def flaky(path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise ValueError("music21 cannot read this one")
+        return real(path)
+
+    monkeypatch.setattr(music, "_soprano_elements", flaky)
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+        d = load_dataset("music", source="bach", max_pieces=3)
+    assert d.info["skipped"] == 1 and len(d.info["skipped_files"]) == 1 and d.info["pieces"] == 2
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):  # and again when read from the cache
+        load_dataset("music", source="bach", max_pieces=3)

@@ -1,4 +1,5 @@
-"""The NaN guard: roll back, halve the learning rate, retry at most max_retries times."""
+"""The NaN guard: roll back, halve the learning rate, retry at most max_retries times;
+the GENZOO_INJECT_NAN hook drives it from outside; nothing non-finite is ever saved."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from torch import nn
 
 from genzoo.data.dataset import Dataset, Split
 from genzoo.data.spec import DataSpec
-from genzoo.errors import TrainingDiverged
+from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.models.base import GenerativeModel
-from genzoo.train.checkpoint import list_checkpoints, load_weights
+from genzoo.train.checkpoint import list_checkpoints, load_weights, state_tensors
 from genzoo.train.config import TrainConfig
-from genzoo.train.trainer import Trainer
+from genzoo.train.trainer import INJECT_ENV, Trainer, injected_fault
 
 
 @dataclass
@@ -35,12 +36,16 @@ class Poisonable(GenerativeModel):
         self.mu = nn.Parameter(torch.zeros(spec.dim))
         self.poison = False
         self.always = False
+        self.poison_grad = False
 
     def loss(self, batch):
         nll = 0.5 * ((batch["x"] - self.mu) ** 2).sum(-1).mean()
         if self.poison or self.always:
             self.poison = False
             nll = nll * float("nan")
+        if self.poison_grad:  # the loss stays finite (adds sqrt(0)); its gradient is NaN
+            self.poison_grad = False
+            nll = nll + (self.mu * 0).sum().sqrt()
         return {"loss": nll}
 
 
@@ -110,3 +115,74 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path):
     tr.step = 3
     tr._save_checkpoint()
     assert [s for s, _ in list_checkpoints(tmp_path / "checkpoints")] == before
+
+
+def _non_finite_files(run):
+    bad = []
+    for f in run.rglob("*"):
+        if f.suffix == ".safetensors":
+            tensors = load_weights(f)
+        elif f.name == "state.pt":
+            tensors = state_tensors(torch.load(f, map_location="cpu", weights_only=True))
+        else:
+            continue
+        if not all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()):
+            bad.append(f)
+    return bad
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf"])
+def test_injected_loss_rolls_back_and_nothing_saved_is_non_finite(tmp_path, monkeypatch, capsys, kind):
+    monkeypatch.setenv(INJECT_ENV, f"5,{kind}")
+    data = _data()
+    model = Poisonable(_Cfg(), data.spec)
+    cfg = TrainConfig(steps=10, batch_size=16, lr=0.05, checkpoint_every=2, keep_checkpoints=100, ema=0.5)
+    tr = Trainer(model, data, cfg, run_dir=tmp_path, progress=False)
+    res = tr.fit()
+    assert res["steps"] == 10 and tr.retries == 1 and tr.lr_scale == 0.5
+    out = capsys.readouterr().out
+    assert f"step 5: model loss is {kind}; rolled back to step 4 with learning rate x0.5" in out
+    assert [s for s, _ in list_checkpoints(tmp_path / "checkpoints")] == [2, 4, 6, 8, 10]
+    assert len(list(tmp_path.rglob("*.safetensors"))) == 12 and not _non_finite_files(tmp_path)
+
+
+def test_no_injection_without_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv(INJECT_ENV, raising=False)
+    data = _data()
+    tr = Trainer(Poisonable(_Cfg(), data.spec), data, TrainConfig(steps=6, batch_size=16, checkpoint_every=0),
+                 progress=False)
+    tr.fit()
+    assert tr.retries == 0
+
+
+@pytest.mark.parametrize("value", ["x", "3,zero", "-1", "2,nan,1"])
+def test_injection_variable_is_checked(monkeypatch, value):
+    monkeypatch.setenv(INJECT_ENV, value)
+    with pytest.raises(GenzooError, match=INJECT_ENV):
+        injected_fault()
+
+
+def test_injection_variable_forms(monkeypatch):
+    monkeypatch.setenv(INJECT_ENV, "7")
+    step, value = injected_fault()
+    assert step == 7 and value != value  # NaN by default
+    monkeypatch.setenv(INJECT_ENV, "3, Inf")
+    assert injected_fault() == (3, float("inf"))
+
+
+def test_non_finite_weights_at_the_last_step_roll_back_instead_of_being_saved(tmp_path, capsys):
+    """A finite loss with a NaN gradient makes the weights NaN with no loss to notice it;
+    the final weights must still never be written non-finite."""
+    data = _data()
+    model = Poisonable(_Cfg(), data.spec)
+
+    def on_step(step, tr):
+        if step == 9 and tr.retries == 0:
+            model.poison_grad = True  # the last step (index 9)
+
+    tr = Trainer(model, data, TrainConfig(steps=10, batch_size=16, checkpoint_every=4, log_every=7),
+                 run_dir=tmp_path, progress=False, on_step=on_step)
+    tr.fit()
+    assert tr.retries == 1 and "step 9: the weights are not finite; rolled back to step 8" in capsys.readouterr().out
+    assert torch.isfinite(load_weights(tmp_path / "model.safetensors")["mu"]).all()
+    assert not _non_finite_files(tmp_path)

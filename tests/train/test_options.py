@@ -81,3 +81,47 @@ def test_ema_starts_from_the_weights_after_the_first_step():
         m.weight.fill_(6.0)
     ema.update(m)
     assert torch.allclose(ema.shadow["weight"], torch.full((2, 2), 5.01))
+
+
+def test_sync_batchnorm_needs_a_batchnorm_layer(tmp_path, capsys):
+    rc = main(["train", "made", "--set", "hidden=16", "--steps", "2", "--set", "train.sync_batchnorm=true",
+               "--run-dir", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 2 and "made has no BatchNorm layer" in capsys.readouterr().err
+
+
+def test_sync_batchnorm_converts_only_under_ddp_on_cuda():
+    from torch import nn
+
+    from genzoo.data.dataset import load_dataset
+    from genzoo.errors import GenzooError
+    from genzoo.models.registry import build_model
+    from genzoo.train.distributed import DistInfo
+    from genzoo.train.trainer import _sync_batchnorm
+
+    spec = load_dataset("digits").spec
+    model = build_model("dcgan", spec, {"channels": "4", "latent_dim": "4"})
+    params = list(model.parameters())
+    keys = list(model.state_dict())
+    cfg = TrainConfig(sync_batchnorm=True)
+    _sync_batchnorm(model, cfg, DistInfo(), torch.device("cpu"))  # one process: nothing to do
+    assert not any(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
+    with pytest.raises(GenzooError, match="needs CUDA"):
+        _sync_batchnorm(model, cfg, DistInfo(rank=0, world_size=2), torch.device("cpu"))
+    # (the conversion itself touches no device, so it can be checked here)
+    _sync_batchnorm(model, cfg, DistInfo(rank=0, world_size=2), torch.device("cuda"))
+    assert any(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
+    assert not any(type(m) in (nn.BatchNorm1d, nn.BatchNorm2d) for m in model.modules())
+    assert list(model.state_dict()) == keys  # checkpoints stay interchangeable
+    assert all(a is b for a, b in zip(model.parameters(), params, strict=True))  # optimizers unaffected
+    _sync_batchnorm(model, TrainConfig(), DistInfo(rank=0, world_size=2), torch.device("cpu"))  # off: no check
+
+
+def test_sync_batchnorm_single_process_trains(tmp_path):
+    assert main(["train", "dcgan", "--set", "channels=4", "--set", "latent_dim=4", "--steps", "2",
+                 "--set", "train.sync_batchnorm=true", "--run-dir", str(tmp_path / "r"), "--no-progress"]) == 0
+
+
+def test_dist_timeout_is_checked(tmp_path, capsys):
+    rc = main(["train", "made", "--set", "hidden=16", "--steps", "2", "--set", "train.dist_timeout=0",
+               "--run-dir", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 2 and "train.dist_timeout" in capsys.readouterr().err

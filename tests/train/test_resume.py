@@ -150,3 +150,43 @@ def test_sigkill_then_resume_keeps_the_best_state_and_stopping_step(tmp_path):
     # Resuming a run that stopped early stops again at once, without training.
     assert _train(run, "made", "--resume", args=VALIDATED) == 0
     _assert_bitwise_equal(_weights(run), _weights(ref))
+
+
+def test_every_ranks_random_state_is_saved_and_each_rank_restores_its_own(tmp_path, monkeypatch):
+    """Under DDP rank 0 gathers every rank's RNG states into state.pt; on resume rank r
+    takes entry r (with another world size it re-derives its states from the seed)."""
+    import random
+
+    from genzoo.data.dataset import load_dataset
+    from genzoo.models.registry import build_model
+    from genzoo.train import distributed as ddp
+    from genzoo.train.checkpoint import read_checkpoint
+    from genzoo.train.config import TrainConfig
+    from genzoo.train.trainer import Trainer
+
+    saved_torch, saved_py = torch.get_rng_state(), random.getstate()
+    other = {"torch": torch.Generator().manual_seed(99).get_state(), "python": random.Random(99).getstate()}
+    monkeypatch.setattr(ddp, "gather_to_main", lambda own: [own, other])
+    data = load_dataset("digits")
+    try:
+        tr = Trainer(build_model("made", data.spec, {"hidden": "8"}), data,
+                     TrainConfig(steps=4, batch_size=16, checkpoint_every=2), run_dir=tmp_path, progress=False)
+        tr.dist = ddp.DistInfo(rank=0, world_size=2)  # as rank 0 of two (no process group needed)
+        tr.fit()
+        _, _, state = read_checkpoint(tmp_path / "checkpoints" / "step-4")
+        assert len(state["rng_ranks"]) == 2
+        assert torch.equal(state["rng_ranks"][0]["torch"], state["rng"]["torch"])
+        assert torch.equal(state["rng_ranks"][1]["torch"], other["torch"])
+
+        tr.dist = ddp.DistInfo(rank=1, world_size=2)
+        tr._restore(*read_checkpoint(tmp_path / "checkpoints" / "step-4"))
+        assert torch.equal(torch.get_rng_state(), other["torch"]) and random.getstate() == other["python"]
+        tr.dist = ddp.DistInfo(rank=0, world_size=2)
+        tr._restore(*read_checkpoint(tmp_path / "checkpoints" / "step-4"))
+        assert torch.equal(torch.get_rng_state(), state["rng"]["torch"])
+        tr.dist = ddp.DistInfo(rank=1, world_size=3)  # another world size: re-derived, not rank 1's
+        tr._restore(*read_checkpoint(tmp_path / "checkpoints" / "step-4"))
+        assert not torch.equal(torch.get_rng_state(), other["torch"])
+    finally:
+        torch.set_rng_state(saved_torch)
+        random.setstate(saved_py)
