@@ -139,7 +139,7 @@ def build_app(table: RunTable, *, allowed_hosts: list[str] | None = None) -> Sta
     @api
     async def latent_map(request: Request) -> Response:
         run = table.get(request.path_params["run"])
-        work._need(run, "latent_map", "draw a 2-D latent map")
+        work.need(run, "latent_map", "draw a 2-D latent map")
         return await respond(jobs.submit("latent_map", run.lane, lambda job: work.latent_map(run, job)), True)
 
     @api
@@ -210,6 +210,7 @@ def build_app(table: RunTable, *, allowed_hosts: list[str] | None = None) -> Sta
 
     routes = [
         Route("/", page), Route("/static/{name:path}", static),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/runs", list_runs), Route("/api/runs/{run}", one_run),
         Route("/api/runs/{run}/metrics", metrics), Route("/api/runs/{run}/examples", examples),
         Route("/api/runs/{run}/latent-map", latent_map),

@@ -35,7 +35,7 @@ MAX_SAMPLER_STEPS = 10000
 MAP_POINTS = 500
 
 
-def _need(run: ServedRun, view: str, what: str) -> None:
+def need(run: ServedRun, view: str, what: str) -> None:
     if view not in run.views():
         raise ServeError(f"run {run.name!r} ({run.loaded.run.model} on {run.loaded.run.data}) cannot {what}")
 
@@ -46,7 +46,7 @@ def _png(x: torch.Tensor, run: ServedRun) -> list[str]:
 
 # ---- sample ----------------------------------------------------------------------------
 def parse_sample(run: ServedRun, d: dict[str, Any]) -> dict[str, Any]:
-    _need(run, "sample", "be sampled in the playground")
+    need(run, "sample", "be sampled in the playground")
     if run.spec.kind == "sequence":
         return {**parse_generate(run, d, primer=False), "sequence": True}
     p: dict[str, Any] = {"n": get_int(d, "n", 16, 1, MAX_SAMPLES), "seed": get_int(d, "seed", 0, 0, MAX_SEED)}
@@ -182,7 +182,7 @@ def image_to_values(img, run: ServedRun) -> torch.Tensor:
 
 # ---- complete --------------------------------------------------------------------------
 def parse_complete(run: ServedRun, d: dict[str, Any]) -> dict[str, Any]:
-    _need(run, "complete", "complete images")
+    need(run, "complete", "complete images")
     c, h, w = run.spec.shape
     p: dict[str, Any] = {"k": get_int(d, "k", 4, 1, MAX_COMPLETIONS), "seed": get_int(d, "seed", 0, 0, MAX_SEED)}
     if d.get("image") is not None:
@@ -229,7 +229,7 @@ def do_complete(run: ServedRun, p: dict[str, Any], job: Job) -> dict[str, Any]:
 
 # ---- latent space ----------------------------------------------------------------------
 def parse_interpolate(run: ServedRun, d: dict[str, Any]) -> dict[str, Any]:
-    _need(run, "latent", "walk a latent space")
+    need(run, "latent", "walk a latent space")
     return {"a": get_int(d, "a", 0, 0, MAX_SEED), "b": get_int(d, "b", 1, 0, MAX_SEED),
             "steps": get_int(d, "steps", 9, 2, MAX_STEPS_PATH), "mode": get_choice(d, "mode", "slerp", ("slerp", "linear"))}
 
@@ -276,7 +276,7 @@ def latent_map(run: ServedRun, job: Job) -> dict[str, Any]:
     """Codes of up to MAP_POINTS test images of a 2-D latent space, with their labels."""
     from genzoo.tasks.interpolate import encode
 
-    _need(run, "latent_map", "draw a 2-D latent map")
+    need(run, "latent_map", "draw a 2-D latent map")
     test = run.test_data()
     n = min(MAP_POINTS, len(test))
     y = getattr(test, "y", None)
@@ -286,7 +286,7 @@ def latent_map(run: ServedRun, job: Job) -> dict[str, Any]:
 
 
 def parse_decode(run: ServedRun, d: dict[str, Any]) -> dict[str, Any]:
-    _need(run, "latent", "decode latent codes")
+    need(run, "latent", "decode latent codes")
     dim = run.model.config.latent_dim if hasattr(run.model.config, "latent_dim") else None
     z = d.get("z")
     ok = (isinstance(z, list) and 1 <= len(z) <= MAX_DECODE and all(

@@ -90,6 +90,8 @@ def page(server):
         pg.set_default_timeout(30_000)
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        # console errors too: a Content-Security-Policy violation or a failed request shows there
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         pg.goto(server + "/#runs")
         pg.wait_for_selector("body[data-ready='1']")
         pg.js_errors = errors
