@@ -4,7 +4,7 @@ against ``genzoo serve`` running as its own process on 127.0.0.1 and a free port
 Every page is used with real mouse and keyboard events and checked by what it shows;
 each test saves a screenshot under the test's temporary folder (with
 GENZOO_SCREENSHOTS=DIR the main ones are also copied there, for docs/img/). The server
-is stopped with SIGTERM at the end, which must end it cleanly.
+is stopped with SIGTERM at the end, during a long job, which must end it cleanly.
 
 Skipped when Playwright or /usr/bin/chromium is missing, unless GENZOO_REQUIRE_BROWSER=1
 (set by `make test`, which installs both), where that is an error.
@@ -70,6 +70,10 @@ def server(serve_runs, tmp_path_factory):
                 pytest.fail(f"genzoo serve did not start:\n{log.read_text()}")
             time.sleep(0.2)
     yield url
+    # stop it in the middle of a long job: the job is cancelled and the server still ends cleanly
+    req = urllib.request.Request(url + "/api/ganlab", data=b'{"steps": 3000}', headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+    time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     try:
         code = proc.wait(timeout=20)
