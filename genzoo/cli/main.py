@@ -15,7 +15,7 @@ from genzoo import __version__
 
 SUBCOMMANDS = ("list", "train", "sample", "eval", "complete", "interpolate", "manifold", "classify", "outliers", "bench",
                "dynamics", "superres", "probe",
-               "quickstart")
+               "serve", "quickstart")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,1 @@
+"""``genzoo serve``: a local web playground for trained runs (see docs/serve.md)."""
