@@ -231,17 +231,20 @@ class RBM(GenerativeModel):
         b_a = self.base_bias().to(W.device)  # (D,)
         beta = torch.linspace(0.0, 1.0, K + 1, dtype=torch.float64).tolist()
 
-        def log_ratio(v: torch.Tensor, bk: float, bp: float) -> torch.Tensor:
-            a = v @ W + c  # (M, H) hidden pre-activations
+        State = tuple[torch.Tensor, torch.Tensor]  # v (M, D) and its hidden pre-activations (M, H)
+
+        def log_ratio(state: State, bk: float, bp: float) -> torch.Tensor:  # log p*_k(v) - log p*_{k-1}(v)
+            v, a = state
             return (bk - bp) * (v @ (b - b_a)) + (F.softplus(bk * a) - F.softplus(bp * a)).sum(-1)
 
-        def move(v: torch.Tensor, bk: float) -> torch.Tensor:  # a Gibbs sweep that leaves p_k invariant
-            h = rand.bernoulli(torch.sigmoid(bk * (v @ W + c)), generator=g)
-            return rand.bernoulli(torch.sigmoid((1 - bk) * b_a + bk * (b + h @ W.t())), generator=g)
+        def move(state: State, bk: float) -> State:  # a Gibbs sweep that leaves p_k invariant
+            h = rand.bernoulli(torch.sigmoid(bk * state[1]), generator=g)
+            v = rand.bernoulli(torch.sigmoid((1 - bk) * b_a + bk * (b + h @ W.t())), generator=g)
+            return v, v @ W + c
 
         v = rand.bernoulli(torch.sigmoid(b_a).expand(M, self.D), generator=g)  # exact draw from p_0
         log_z0 = float(F.softplus(b_a).sum()) + self.H * math.log(2.0)
-        return ais_log_z(v, betas=beta, log_z0=log_z0, log_ratio=log_ratio, move=move)
+        return ais_log_z((v, v @ W + c), runs=M, betas=beta, log_z0=log_z0, log_ratio=log_ratio, move=move)
 
     def log_z(self, *, ais_chains: int | None = None, ais_betas: int | None = None) -> tuple[float, float]:
         """log Z and its standard error (0 when exact), cached until the parameters change."""
