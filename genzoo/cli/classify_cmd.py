@@ -17,7 +17,8 @@ class model are rejected instead of labelled. On test examples mixed with the ou
 sets of ``genzoo outliers`` it reports, over a range of thresholds, the accuracy on the
 accepted test examples and the share of test examples and of outliers rejected, and
 writes reject.json and reject.png. With a model name it trains one classifier first, on
-one ``--labels`` count (default all).
+one ``--labels`` count (default all) less the ``--holdout`` share kept to measure what is
+typical; a run directory's models are measured on training examples.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reject inputs atypical under every class model; curve over the threshold")
     p.add_argument("--reject-rate", type=float, default=0.05,
                    help="with --reject: the operating point rejects this share of training examples (default 0.05)")
+    p.add_argument("--holdout", type=float, default=0.1,
+                   help="with --reject and a model name: share of the labelled examples held out from training "
+                        "to measure what is typical (default 0.1)")
     p.add_argument("--count", type=int, default=1000,
                    help="with --reject: test examples, and outliers per set (default 1000)")
     p.add_argument("--sets", default="noise,noisy,inverted,shifted,glyphs",
@@ -139,6 +143,7 @@ def _reject_trained(args: argparse.Namespace) -> int:
     from genzoo.config import split_overrides
     from genzoo.errors import GenzooError
     from genzoo.tasks.classify import labelled_subset, train_generative_classifier
+    from genzoo.tasks.reject import split_off_reference
 
     _check_reject(args)
     sizes = parse_label_counts(args.labels or "all")
@@ -150,14 +155,16 @@ def _reject_trained(args: argparse.Namespace) -> int:
     K = int(data.spec.num_classes or 0)
     if not K or data.train.y is None:
         raise GenzooError(f"{spec.data!r} has no labels to classify")
-    labelled = labelled_subset(data.train, sizes[0], K, seed=args.seed)
+    labelled, reference = split_off_reference(labelled_subset(data.train, sizes[0], K, seed=args.seed),
+                                              args.holdout, seed=args.seed)
     clf = train_generative_classifier(spec.model, data, labelled, config=dataclasses.asdict(spec.model_config),
                                       train=spec.train, conditional=args.conditional,
                                       progress=not args.no_progress)
     out = Path(args.out) if args.out else Path("classify") / f"{spec.model}-{spec.data}-reject"
     kind = "one conditional model" if args.conditional else "one model per class"
     return _reject(args, clf, data, out, f"{spec.model} ({kind}, {len(labelled)} labels) on {spec.data}",
-                   clf.models[0].likelihood_note() if isinstance(clf.models, list) else clf.models.likelihood_note())
+                   clf.models[0].likelihood_note() if isinstance(clf.models, list) else clf.models.likelihood_note(),
+                   reference)
 
 
 def _sets(args: argparse.Namespace) -> tuple[str, ...]:
@@ -170,12 +177,12 @@ def _check_reject(args: argparse.Namespace) -> None:
     check_options(count=args.count, sets=_sets(args), reject_rate=args.reject_rate)
 
 
-def _reject(args: argparse.Namespace, clf, data, out: Path, what: str, note: str) -> int:
+def _reject(args: argparse.Namespace, clf, data, out: Path, what: str, note: str, reference=None) -> int:
     from genzoo.report.plots import reject_curve_png
     from genzoo.tasks.reject import classify_with_reject
 
     res = classify_with_reject(clf, data, count=args.count, sets=_sets(args), reject_rate=args.reject_rate,
-                               seed=args.seed)
+                               seed=args.seed, reference=reference)
     out.mkdir(parents=True, exist_ok=True)
     res.update(what=what, likelihood=note)
     (out / "reject.json").write_text(json.dumps(res, indent=2))
@@ -192,7 +199,7 @@ def _reject(args: argparse.Namespace, clf, data, out: Path, what: str, note: str
     print(f"{what}: {res['count']} test examples and {res['count']} outliers per set "
           f"({', '.join(res['sets'])}); p(x|y): {note}")
     print(f"  without rejection: accuracy {res['accuracy_without_reject']:.2%}")
-    print(f"  threshold {op['threshold']:.3g} (rejects {args.reject_rate:.0%} of training examples): "
+    print(f"  threshold {op['threshold']:.3g} (rejects {args.reject_rate:.0%} of the {res['reference']}): "
           f"accuracy on accepted {pct(op['accuracy_accepted'])}, test examples rejected "
           f"{pct(op['clean_rejected'])}, outliers rejected {pct(op['outliers_rejected'])} ("
           + ", ".join(f"{k} {pct(v)}" for k, v in op["rejected"].items()) + ")")

@@ -90,9 +90,9 @@ def reject_curve_png(rows: list[dict[str, Any]], path: Path, *, title: str, oper
     accepted clean inputs, share of clean inputs rejected, share of outliers rejected
     (pooled, and per set in thin lines); ``operating`` marks the chosen threshold."""
     plt = _plt()
-    rows = [r for r in rows if r["threshold"] != float("inf")]
+    rows = [r for r in rows if 0 <= r["threshold"] < float("inf")]  # scores are >= 0
     tau = [r["threshold"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5.6, 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.2, 3.6), dpi=100)
     acc = [r["accuracy_accepted"] if r["accuracy_accepted"] is not None else float("nan") for r in rows]
     ax.plot(tau, acc, "-", lw=2, c="C0", label="accuracy on accepted clean inputs")
     ax.plot(tau, [r["clean_rejected"] for r in rows], "--", lw=2, c="C1", label="clean inputs rejected")
@@ -107,7 +107,8 @@ def reject_curve_png(rows: list[dict[str, Any]], path: Path, *, title: str, oper
     ax.set_xlabel("reject threshold (min over classes of |NLL - typical| / std)", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center right")
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from genzoo.data.dataset import Dataset, random_rows
+from genzoo.data.dataset import Dataset, Split, random_rows
 from genzoo.errors import GenzooError
 from genzoo.tasks.classify import GenerativeClassifier, class_log_likelihoods
 from genzoo.tasks.outliers import OUTLIER_SETS, outlier_set
@@ -111,9 +111,32 @@ def check_options(*, count: int, sets: tuple[str, ...], reject_rate: float) -> N
             raise GenzooError(f"unknown outlier set {name!r}; available: {', '.join(OUTLIER_SETS)}")
 
 
+def split_off_reference(labelled: Split, fraction: float, *, seed: int = 0) -> tuple[Split, Split]:
+    """``(train, reference)``: ``fraction`` of every class's labelled examples held out
+    (at least 2 a class) as the reference of :func:`classify_with_reject`, so the typical
+    NLLs are measured on examples the class models never saw."""
+    if labelled.y is None:
+        raise GenzooError("the reject option needs labelled examples")
+    if not 0.0 < fraction < 1.0:
+        raise GenzooError(f"bad value {fraction!r} for the held-out fraction: must be in (0, 1)")
+    g = torch.Generator().manual_seed(seed)
+    keep, held = [], []
+    for k in labelled.y.unique().tolist():
+        members = (labelled.y == k).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=g)]
+        n = max(2, round(fraction * len(members)))
+        if n >= len(members):
+            raise GenzooError(f"class {k} has {len(members)} labelled examples: too few to hold out {n} "
+                              "as the reject option's reference and train on the rest")
+        held.append(members[:n])
+        keep.append(members[n:])
+    a, b = torch.cat(keep), torch.cat(held)
+    return Split(labelled.x[a], labelled.y[a]), Split(labelled.x[b], labelled.y[b])
+
+
 def classify_with_reject(clf: GenerativeClassifier, data: Dataset, *, count: int = 1000,
                          sets: tuple[str, ...] = OUTLIER_SETS, reject_rate: float = 0.05, points: int = 50,
-                         seed: int = 0) -> dict[str, Any]:
+                         seed: int = 0, reference: Split | None = None) -> dict[str, Any]:
     """The reject option on ``count`` test examples mixed with ``count`` outliers of each
     set: the curve over thresholds and the operating point that rejects ``reject_rate``
     of ``count`` training examples.
@@ -129,11 +152,17 @@ def classify_with_reject(clf: GenerativeClassifier, data: Dataset, *, count: int
     train, test = data.fixed("train"), data.fixed("test")
     if train.y is None or test.y is None:
         raise GenzooError(f"the reject option needs labelled train and test splits; {spec.name!r} has none")
-    # reference: ceil(count / K) training examples of every class (all of a smaller class)
-    per_class = max(2, math.ceil(count / K))
-    ref = torch.cat([random_rows((train.y == k).nonzero().flatten(), per_class, seed=seed) for k in range(K)])
-    ref_ll = class_log_likelihoods(clf.models, train.x[ref], K, seed=seed)
-    typicality = ClassTypicality.fit(ref_ll, train.y[ref])
+    if reference is None:  # ceil(count / K) training examples of every class (all of a smaller class)
+        per_class = max(2, math.ceil(count / K))
+        rows = torch.cat([random_rows((train.y == k).nonzero().flatten(), per_class, seed=seed) for k in range(K)])
+        reference = Split(train.x[rows], train.y[rows])
+        where = "training examples"
+    else:
+        where = "held-out labelled examples"
+    if reference.y is None:
+        raise GenzooError("the reject option's reference examples need labels")
+    ref_ll = class_log_likelihoods(clf.models, reference.x, K, seed=seed)
+    typicality = ClassTypicality.fit(ref_ll, reference.y)
     pick = random_rows(torch.arange(len(test)), count, seed=seed)
     x, y = test.x[pick], test.y[pick]
     clean_ll = class_log_likelihoods(clf.models, x, K, seed=seed)
@@ -145,6 +174,7 @@ def classify_with_reject(clf: GenerativeClassifier, data: Dataset, *, count: int
     tau = float(torch.quantile(r_ref, 1.0 - reject_rate)) if reject_rate > 0 else math.inf
     point = reject_curve(clean_ll, y, clf.log_prior, out_ll, typicality, [tau])[0]
     plain = (clean_ll + clf.log_prior.to(clean_ll)).argmax(1) == y
-    return {"curve": curve, "operating_point": point, "reject_rate_train": reject_rate,
+    return {"curve": curve, "operating_point": point, "reject_rate_reference": reject_rate,
+            "reference": f"{len(reference)} {where}",
             "accuracy_without_reject": float(plain.double().mean()), "count": len(x), "sets": list(sets),
             "typical_nll": typicality.mean.tolist(), "typical_nll_std": typicality.std.tolist()}

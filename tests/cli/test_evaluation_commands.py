@@ -113,7 +113,8 @@ def test_classify_with_reject(tmp_path, capsys):
     assert "curve" not in res and 0 <= res["operating_point"]["rejected"]["noise"] <= 1
     assert (run / "classify" / "reject.png").is_file()
     # bad input: one line, exit 2, before any training
-    for bad in (["--reject-rate", "1.5"], ["--sets", "cats"], ["--count", "1"], ["--labels", "3,10"]):
+    for bad in (["--reject-rate", "1.5"], ["--sets", "cats"], ["--count", "1"], ["--labels", "3,10"],
+                ["--holdout", "0"]):
         assert main(["classify", "made", "--reject", *bad]) == 2
         assert capsys.readouterr().err.count("\n") == 1
     assert main(["classify", str(run), "--reject", "--sets", "noise,cats"]) == 2

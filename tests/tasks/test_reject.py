@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from genzoo.data.dataset import load_dataset
+from genzoo.data.dataset import Split, load_dataset
 from genzoo.errors import GenzooError
 from genzoo.tasks.classify import labelled_subset, train_generative_classifier
 from genzoo.tasks.reject import (
@@ -16,6 +16,7 @@ from genzoo.tasks.reject import (
     check_options,
     classify_with_reject,
     reject_curve,
+    split_off_reference,
     threshold_grid,
 )
 from genzoo.train.config import TrainConfig
@@ -109,3 +110,16 @@ def test_bad_options_are_refused(digits_classifier):
             check_options(**{"count": 10, "sets": ("noise",), "reject_rate": 0.05, **kw})
         with pytest.raises(GenzooError):
             classify_with_reject(clf, data, **{"count": 10, "sets": ("noise",), "reject_rate": 0.05, **kw})
+
+
+def test_the_reference_is_held_out_of_every_class():
+    x = torch.arange(50.0)[:, None]
+    y = torch.tensor([0] * 30 + [1] * 20)
+    train, ref = split_off_reference(Split(x, y), 0.1, seed=1)
+    assert torch.bincount(ref.y).tolist() == [3, 2] and torch.bincount(train.y).tolist() == [27, 18]
+    assert set(train.x.flatten().tolist()).isdisjoint(ref.x.flatten().tolist())
+    assert len(train) + len(ref) == 50
+    with pytest.raises(GenzooError, match="too few"):
+        split_off_reference(Split(x[:3], torch.tensor([0, 0, 1])), 0.1)
+    with pytest.raises(GenzooError):
+        split_off_reference(Split(x, y), 1.0)
