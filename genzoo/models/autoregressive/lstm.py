@@ -11,11 +11,11 @@ The chain rule ``p(x) = prod_t p(x_t | x_<t)`` with every conditional read off a
 LSTM: token ``t`` is predicted from the hidden state after reading ``x_0 .. x_{t-1}``.
 Training is teacher forcing: the input is the sequence shifted right by one behind a
 learned start token ``BOS`` (embedding index K, one past the data's K values), so
-``log p(x)`` is exact and costs one pass. Sampling carries the recurrent state (``(h, c)`` for the LSTM)
-from token to token, one LSTM step per new token (O(T)); ``generate(cached=False)`` is
-the naive O(T^2) path that re-reads the whole prefix for every token, kept to check
-that the carried state changes nothing (same generator, same tokens). Prompts and the
-decoding controls (temperature, top-k, top-p) come from :mod:`genzoo.nn.decoding`.
+``log p(x)`` is exact and costs one pass. Sampling carries the recurrent state
+(``(h, c)`` for the LSTM, ``h`` for the others) from token to token, one recurrent step
+per new token (O(T)); ``generate(cached=False)`` is the naive O(T^2) path that re-reads
+the whole prefix for every token, kept to check that the carried state changes nothing
+(same generator, same tokens). Prompts and the decoding controls (temperature, top-k, top-p) come from :mod:`genzoo.nn.decoding`.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class LSTM(TokenStreamModel):
         super().__init__(config, spec)
         self.embedding = nn.Embedding(self.K + 1, config.embed)
         self.rnn = CELLS[config.cell](config.embed, config.hidden, num_layers=config.layers, batch_first=True,
-                           dropout=config.dropout if config.layers > 1 else 0.0)
+                                      dropout=config.dropout if config.layers > 1 else 0.0)
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, self.K)
 
