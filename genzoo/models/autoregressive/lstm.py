@@ -15,7 +15,8 @@ learned start token ``BOS`` (embedding index K, one past the data's K values), s
 (``(h, c)`` for the LSTM, ``h`` for the others) from token to token, one recurrent step
 per new token (O(T)); ``generate(cached=False)`` is the naive O(T^2) path that re-reads
 the whole prefix for every token, kept to check that the carried state changes nothing
-(same generator, same tokens). Prompts and the decoding controls (temperature, top-k, top-p) come from :mod:`genzoo.nn.decoding`.
+(same generator, same tokens). Prompts and the decoding controls (temperature, top-k,
+top-p) come from :mod:`genzoo.nn.decoding`.
 """
 
 from __future__ import annotations
