@@ -38,6 +38,7 @@ MODEL_MODULES = (
     "genzoo.models.adversarial.pix2pix",
     "genzoo.models.adversarial.cyclegan",
     "genzoo.models.energy.rbm",
+    "genzoo.models.energy.dbm",
     "genzoo.models.energy.gsn",
     "genzoo.models.flows.realnvp",
     "genzoo.models.flows.glow",

@@ -1,5 +1,6 @@
-"""Plots for evaluation results: learning curves, confusion matrices, ROC curves and
-score histograms. Each writes one PNG (matplotlib, Agg backend) and returns its path."""
+"""Plots for evaluation results: learning curves, confusion matrices, ROC curves,
+reject-option curves and score histograms. Each writes one PNG (matplotlib, Agg
+backend) and returns its path."""
 
 from __future__ import annotations
 
@@ -78,6 +79,36 @@ def roc_png(panels: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor, float]
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, loc="lower right", title="outliers (AUROC)", title_fontsize=7)
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def reject_curve_png(rows: list[dict[str, Any]], path: Path, *, title: str, operating: float | None = None) -> Path:
+    """Classification with a reject option against the threshold: accuracy on the
+    accepted clean inputs, share of clean inputs rejected, share of outliers rejected
+    (pooled, and per set in thin lines); ``operating`` marks the chosen threshold."""
+    plt = _plt()
+    rows = [r for r in rows if 0 <= r["threshold"] < float("inf")]  # scores are >= 0
+    tau = [r["threshold"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7.2, 3.6), dpi=100)
+    acc = [r["accuracy_accepted"] if r["accuracy_accepted"] is not None else float("nan") for r in rows]
+    ax.plot(tau, acc, "-", lw=2, c="C0", label="accuracy on accepted clean inputs")
+    ax.plot(tau, [r["clean_rejected"] for r in rows], "--", lw=2, c="C1", label="clean inputs rejected")
+    if rows and rows[0]["outliers_rejected"] is not None:
+        ax.plot(tau, [r["outliers_rejected"] for r in rows], "-", lw=2, c="C3", label="outliers rejected (all)")
+        for i, name in enumerate(rows[0]["rejected"]):
+            ax.plot(tau, [r["rejected"][name] for r in rows], ":", lw=1, c=f"C{4 + i}", label=f"  {name}")
+    if operating is not None and operating != float("inf"):
+        ax.axvline(operating, c="0.5", lw=0.8)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("reject threshold (min over classes of |NLL - typical| / std)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -95,6 +95,31 @@ def test_classify_learning_curve_and_conditional_run(tmp_path, capsys):
     assert main(["classify", "made", "--labels", "3", "--conditional"]) == 2  # made has no conditional form
 
 
+def test_classify_with_reject(tmp_path, capsys):
+    out = tmp_path / "reject"
+    assert main(["classify", "made", "--reject", "--labels", "20", "--steps", "20", "--set", "hidden=16",
+                 "--count", "40", "--sets", "noise,glyphs", "--out", str(out), "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert "accuracy on accepted" in said and "outliers rejected" in said
+    res = json.loads((out / "reject.json").read_text())
+    assert set(res["operating_point"]["rejected"]) == {"noise", "glyphs"} and res["count"] == 40
+    assert res["curve"][-1]["clean_rejected"] == 0.0 and (out / "reject.png").is_file()
+    # a class-conditional run directory
+    run = tmp_path / "cvae"
+    assert main(["train", "cvae", "--steps", "10", "--run-dir", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["classify", str(run), "--reject", "--count", "30", "--sets", "noise", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert "curve" not in res and 0 <= res["operating_point"]["rejected"]["noise"] <= 1
+    assert (run / "classify" / "reject.png").is_file()
+    # bad input: one line, exit 2, before any training
+    for bad in (["--reject-rate", "1.5"], ["--sets", "cats"], ["--count", "1"], ["--labels", "3,10"],
+                ["--holdout", "0"]):
+        assert main(["classify", "made", "--reject", *bad]) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+    assert main(["classify", str(run), "--reject", "--sets", "noise,cats"]) == 2
+
+
 def test_bench_a_small_suite(tmp_path, capsys):
     suite = {"name": "tiny", "description": "two models", "data": {"name": "digits", "binarize": "threshold"},
              "train": {"steps": 40, "batch_size": 32}, "evaluate": {"metrics": ["nll", "fid", "prdc"], "samples": 80},

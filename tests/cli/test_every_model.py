@@ -11,7 +11,7 @@ from genzoo.cli.main import main
 from genzoo.models.registry import get_model_class, model_names
 
 # The built-in digits suit every model but these, which need another form of the data.
-DATA = {"rbm": ["--set", "data.binarize=threshold"], "pix2pix": ["--data", "pairs"],
+DATA = {"rbm": ["--set", "data.binarize=threshold"], "dbm": ["--set", "data.binarize=threshold"], "pix2pix": ["--data", "pairs"],
         "cyclegan": ["--data", "pairs", "--set", "data.paired=false"]}
 
 

@@ -73,7 +73,7 @@ def test_gif_needs_a_chain_model(made_run, capsys):
     assert "cannot chain" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("model", ["rbm", "gsn"])
+@pytest.mark.parametrize("model", ["rbm", "gsn", "dbm"])
 def test_chain_gif(tmp_path, capsys, model):
     d = tmp_path / model
     assert main(["train", model, "--steps", "5", "--set", "data.binarize=threshold", "--run-dir", str(d),
@@ -95,6 +95,20 @@ def test_rbm_eval_states_the_ais_settings(tmp_path, capsys):
 
     res = json.loads(capsys.readouterr().out)
     assert res["kind"] == "estimate" and "20 chains" in res["note"] and "200 temperatures" in res["note"]
+
+
+def test_dbm_eval_states_the_bound_and_the_ais_settings(tmp_path, capsys):
+    d = tmp_path / "dbm"
+    assert main(["train", "dbm", "--steps", "6", "--set", "data.binarize=threshold", "--set", "hidden1=30",
+                 "--set", "pretrain_steps=3", "--set", "ais_chains=20", "--set", "ais_betas=200",
+                 "--run-dir", str(d), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(d), "--json"]) == 0
+    import json
+
+    res = json.loads(capsys.readouterr().out)
+    assert res["kind"] == "estimate" and "mean-field lower bound" in res["note"]
+    assert "20 chains" in res["note"] and "200 temperatures" in res["note"]
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,10 @@
-"""LSTM: cached == naive generation, normalisation, causality, decoding controls, training."""
+"""LSTM (and its rnn/gru cells): cached == naive generation, normalisation, causality,
+decoding controls, config compatibility, training."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
@@ -16,9 +18,11 @@ from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.autoregressive.decoding import filter_logits
 from genzoo.models.autoregressive.lstm import LSTM
 from genzoo.models.registry import build_model
+from genzoo.run import read_config, resolve, runspec_from_config, write_config
 
 SEQ = DataSpec("s", "sequence", (8,), "categorical", num_values=5)
 TINY = DataSpec("t", "sequence", (3,), "categorical", num_values=3)
+CELLS = ("rnn", "gru", "lstm")
 
 
 def make(spec: DataSpec = SEQ, **over: object) -> LSTM:
@@ -29,12 +33,13 @@ def make(spec: DataSpec = SEQ, **over: object) -> LSTM:
     return model.eval()
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("settings", [
     {}, {"temperature": 0.7}, {"temperature": 1.5, "top_k": 3}, {"top_p": 0.8},
     {"temperature": 0.9, "top_k": 4, "top_p": 0.6}, {"temperature": 0.0},
 ])
-def test_cached_and_naive_generation_draw_identical_tokens(settings):
-    model = make()
+def test_cached_and_naive_generation_draw_identical_tokens(settings, cell):
+    model = make(cell=cell, layers=2)
     for prompt in (None, torch.tensor([1, 2, 3]), torch.tensor([[0, 4], [4, 0], [2, 2], [1, 3]])):
         a = model.generate(4, 12, prompt=prompt, generator=torch.Generator().manual_seed(7), **settings)
         b = model.generate(4, 12, prompt=prompt, generator=torch.Generator().manual_seed(7),
@@ -53,15 +58,17 @@ def test_sample_is_generate_of_length_T():
     assert s.shape == (5, 8) and torch.equal(s, g)
 
 
-def test_log_prob_sums_to_one_over_a_tiny_space():
-    model = make(TINY)
+@pytest.mark.parametrize("cell", CELLS)
+def test_log_prob_sums_to_one_over_a_tiny_space(cell):
+    model = make(TINY, cell=cell)
     grid = torch.tensor(list(itertools.product(range(3), repeat=3)))  # (27, 3)
     total = torch.logsumexp(model.log_prob(grid).double(), 0).exp().item()
     assert total == pytest.approx(1.0, abs=1e-5)
 
 
-def test_causality():
-    model = make(layers=3)
+@pytest.mark.parametrize("cell", CELLS)
+def test_causality(cell):
+    model = make(layers=3, cell=cell)
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 5, (3, 8), generator=g)
     with torch.no_grad():
@@ -75,8 +82,9 @@ def test_causality():
                 assert not torch.allclose(out[:, t + 1], base[:, t + 1])
 
 
-def test_log_prob_matches_the_chain_rule_by_steps():
-    model = make()
+@pytest.mark.parametrize("cell", CELLS)
+def test_log_prob_matches_the_chain_rule_by_steps(cell):
+    model = make(cell=cell)
     x = torch.randint(0, 5, (4, 8), generator=torch.Generator().manual_seed(2))
     lp = torch.zeros(4)
     inp, state = torch.full((4, 1), model.bos), None
@@ -85,6 +93,23 @@ def test_log_prob_matches_the_chain_rule_by_steps():
         lp += torch.log_softmax(logits[:, -1], -1).gather(-1, x[:, t:t + 1]).squeeze(1)
         inp = x[:, t:t + 1]
     assert torch.allclose(model.log_prob(x), lp, atol=1e-5)
+
+
+def test_cells_are_the_named_modules_and_the_cell_is_a_checked_config_value(tmp_path):
+    kinds = {cell: type(make(cell=cell).rnn) for cell in CELLS}
+    assert kinds == {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+    assert make(cell="rnn").rnn.nonlinearity == "tanh"
+    with pytest.raises(GenzooError, match="cell"):
+        build_config(LSTM.Config, {"cell": "transformer"})
+    run = resolve("lstm", "text", overrides={"cell": "gru", "hidden": 8, "embed": 4, "layers": 1})
+    assert run.model_config.cell == "gru"
+    write_config(tmp_path, run, SEQ)
+    assert runspec_from_config(read_config(tmp_path)).model_config.cell == "gru"  # saved
+    # a config.json written before `cell` existed loads as the LSTM it was
+    d = json.loads((tmp_path / "config.json").read_text())
+    del d["model_config"]["cell"]
+    (tmp_path / "config.json").write_text(json.dumps(d))
+    assert runspec_from_config(read_config(tmp_path)).model_config.cell == "lstm"
 
 
 def test_top_k_one_is_greedy_and_ignores_the_generator():

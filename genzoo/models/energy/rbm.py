@@ -43,6 +43,7 @@ from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.energy.boltzmann import LogZCache, ais_log_z, all_states, track_mean
 from genzoo.models.registry import register
 from genzoo.nn import rand
 
@@ -90,12 +91,6 @@ class RBMConfig:
                               f"(2^{MAX_ENUMERATE} states)")
 
 
-def _all_states(n: int, lo: int, hi: int, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Binary states ``lo .. hi-1`` of ``n`` units as rows of 0/1: (hi - lo, n)."""
-    idx = torch.arange(lo, hi, device=device)
-    return ((idx[:, None] >> torch.arange(n, device=device)) & 1).to(dtype)
-
-
 @register
 class RBM(GenerativeModel):
     """Binary RBM; ``log_prob`` is exact for small layers, else an AIS estimate."""
@@ -119,10 +114,7 @@ class RBM(GenerativeModel):
         self.register_buffer("seen", torch.zeros((), dtype=torch.int64))
         if config.persistent:
             self.register_buffer("fantasy", torch.bernoulli(torch.full((config.chains, D), 0.5)))
-        # log Z cache (not in the state dict): {(chains, betas): (log_z, std_err)} and the
-        # parameter values it was computed from.
-        self._log_z_cache: dict[tuple[int, int], tuple[float, float]] = {}
-        self._cache_key: tuple[torch.Tensor, ...] = ()
+        self._log_z_cache = LogZCache()  # not in the state dict
 
     # ---- energies and conditionals -----------------------------------------------------
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
@@ -163,9 +155,7 @@ class RBM(GenerativeModel):
         v0 = self._flat(batch["x"])  # (B, D)
         with torch.no_grad():
             if self.training:  # running data mean for the AIS base rate
-                n, m = int(self.seen), v0.shape[0]
-                self.base_mean.add_((v0.mean(0) - self.base_mean) * (m / (n + m)))
-                self.seen.add_(m)
+                track_mean(self.base_mean, self.seen, v0)
             vk = self.fantasy if self.config.persistent else v0
             for _ in range(self.config.cd_k):
                 vk = self.gibbs_step(vk, global_rng=True)
@@ -212,7 +202,7 @@ class RBM(GenerativeModel):
         chunk = max(1, ENUM_ELEMENTS // max(self.D, self.H))
         parts = []
         for lo in range(0, 1 << n, chunk):
-            s = _all_states(n, lo, min(lo + chunk, 1 << n), dtype=torch.float64, device=W.device)
+            s = all_states(n, lo, min(lo + chunk, 1 << n), dtype=torch.float64, device=W.device)
             parts.append(torch.logsumexp(s @ own + F.softplus(s @ W + other).sum(-1), 0))
         return float(torch.logsumexp(torch.stack(parts), 0))
 
@@ -240,41 +230,29 @@ class RBM(GenerativeModel):
         W, b, c = self.W.double(), self.b.double(), self.c.double()
         b_a = self.base_bias().to(W.device)  # (D,)
         beta = torch.linspace(0.0, 1.0, K + 1, dtype=torch.float64).tolist()
+
+        State = tuple[torch.Tensor, torch.Tensor]  # v (M, D) and its hidden pre-activations (M, H)
+
+        def log_ratio(state: State, bk: float, bp: float) -> torch.Tensor:  # log p*_k(v) - log p*_{k-1}(v)
+            v, a = state
+            return (bk - bp) * (v @ (b - b_a)) + (F.softplus(bk * a) - F.softplus(bp * a)).sum(-1)
+
+        def move(state: State, bk: float) -> State:  # a Gibbs sweep that leaves p_k invariant
+            h = rand.bernoulli(torch.sigmoid(bk * state[1]), generator=g)
+            v = rand.bernoulli(torch.sigmoid((1 - bk) * b_a + bk * (b + h @ W.t())), generator=g)
+            return v, v @ W + c
+
         v = rand.bernoulli(torch.sigmoid(b_a).expand(M, self.D), generator=g)  # exact draw from p_0
-        log_w = torch.zeros(M, dtype=torch.float64, device=W.device)
-        for k in range(1, K + 1):
-            bk, bp = beta[k], beta[k - 1]
-            a = v @ W + c  # (M, H) hidden pre-activations
-            # log p*_k(v) - log p*_{k-1}(v) at the current state
-            log_w += (bk - bp) * (v @ (b - b_a)) + (F.softplus(bk * a) - F.softplus(bp * a)).sum(-1)
-            if k < K:  # move v with a Gibbs sweep that leaves p_k invariant
-                h = rand.bernoulli(torch.sigmoid(bk * a), generator=g)
-                v = rand.bernoulli(torch.sigmoid((1 - bk) * b_a + bk * (b + h @ W.t())), generator=g)
         log_z0 = float(F.softplus(b_a).sum()) + self.H * math.log(2.0)
-        log_z = log_z0 + float(torch.logsumexp(log_w, 0)) - math.log(M)
-        w = torch.exp(log_w - log_w.max())
-        std_err = float(w.std() / (math.sqrt(M) * w.mean())) if M > 1 else float("inf")
-        return log_z, std_err
-
-    def _param_snapshot(self) -> tuple[torch.Tensor, ...]:
-        return tuple(t.detach().clone() for t in (self.W, self.b, self.c, self.base_mean))
-
-    def _cache_valid(self) -> bool:
-        now = (self.W, self.b, self.c, self.base_mean)
-        return len(self._cache_key) == len(now) and all(
-            a.device == t.device and a.shape == t.shape and torch.equal(a, t.detach())
-            for a, t in zip(self._cache_key, now))
+        return ais_log_z((v, v @ W + c), runs=M, betas=beta, log_z0=log_z0, log_ratio=log_ratio, move=move)
 
     def log_z(self, *, ais_chains: int | None = None, ais_betas: int | None = None) -> tuple[float, float]:
         """log Z and its standard error (0 when exact), cached until the parameters change."""
         key = (0, 0) if self.enumerable else (ais_chains or self.config.ais_chains,
                                               ais_betas or self.config.ais_betas)
-        if not self._cache_valid():
-            self._log_z_cache, self._cache_key = {}, self._param_snapshot()
-        if key not in self._log_z_cache:
-            self._log_z_cache[key] = ((self.exact_log_z(), 0.0) if self.enumerable else
-                                      self.estimate_log_z(chains=key[0], betas=key[1]))
-        return self._log_z_cache[key]
+        return self._log_z_cache.get(key, (self.W, self.b, self.c, self.base_mean),
+                                     lambda: (self.exact_log_z(), 0.0) if self.enumerable else
+                                     self.estimate_log_z(chains=key[0], betas=key[1]))
 
     # ---- the contract ----------------------------------------------------------------
     @torch.no_grad()
