@@ -34,9 +34,8 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
-from genzoo.models.adversarial import losses
-from genzoo.models.adversarial.base import summed, two_players
-from genzoo.models.base import Batch, GenerativeModel, Player
+from genzoo.models.adversarial.base import AdversarialModel, Role
+from genzoo.models.base import Batch
 from genzoo.models.registry import register
 from genzoo.nn import rand
 from genzoo.nn.values import from_unit, to_unit
@@ -120,16 +119,25 @@ class SRDiscriminator(nn.Module):
         return self.net(x).squeeze(-1)
 
 
+SR_BETAS = (0.9, 0.999)  # Adam's defaults, as in the paper
+
+
 @register
-class SRGAN(GenerativeModel):
+class SRGAN(AdversarialModel):
     """x4 super-resolution GAN (or, with ``adversarial_weight=0``, SRResNet-MSE); no likelihood."""
 
     name = "srgan"
     Config = SRGANConfig
-    likelihood = None
     accepts = (("image", "*"),)
     capabilities = ("conditional", "superres")
-    family = "adversarial"
+    #: the discriminator only while the adversarial loss is on, then the generator
+    roles = (Role("discriminator", ("discriminator",), "discriminator_loss", lr="lr_d", betas=SR_BETAS, critic=True,
+                  when="adversarial_weight"),
+             Role("generator", ("generator",), "generator_loss", lr="lr_g", betas=SR_BETAS))
+
+    @property
+    def gan_loss(self) -> str:
+        return "non_saturating"  # the paper's; not a setting
 
     def __init__(self, config: SRGANConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -155,10 +163,7 @@ class SRGAN(GenerativeModel):
     def discriminator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         hr = to_unit(batch["x"].to(self.device), self.spec)
         sr = self.generator(low_res(hr)).detach()
-        r, f = self.discriminator(hr), self.discriminator(sr)
-        loss = losses.discriminator_loss("non_saturating", r, f)
-        return {"loss": loss, "d_loss": loss.detach(), "d_real": torch.sigmoid(r).mean().detach(),
-                "d_fake": torch.sigmoid(f).mean().detach()}
+        return self.judge(self.discriminator(hr), self.discriminator(sr))
 
     def generator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Pixel MSE (content) plus the weighted adversarial loss."""
@@ -168,25 +173,10 @@ class SRGAN(GenerativeModel):
         out = {"content": content.detach()}
         loss = content
         if self.config.adversarial_weight > 0:
-            adv = losses.generator_loss("non_saturating", self.discriminator(sr))
+            adv = self.fool(self.discriminator(sr))
             loss = loss + self.config.adversarial_weight * adv
             out["adversarial"] = adv.detach()
         return {"loss": loss, **out}
-
-    def players(self) -> list[Player]:
-        """The discriminator (only when the adversarial loss is on), then the generator."""
-        c = self.config
-        if c.adversarial_weight == 0:
-            return [Player("generator", list(self.generator.parameters()), self.generator_loss, lr=c.lr_g,
-                           betas=(0.9, 0.999))]
-        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
-                           lr_d=c.lr_d, lr_g=c.lr_g, betas=(0.9, 0.999))
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        g = self.generator_loss(batch)
-        if self.config.adversarial_weight == 0:
-            return g
-        return summed(self.discriminator_loss(batch), g)
 
     # ---- super-resolution ------------------------------------------------------------
     @torch.no_grad()
