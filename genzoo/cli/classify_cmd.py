@@ -17,13 +17,14 @@ import argparse
 import json
 from pathlib import Path
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "classify by Bayes' rule with class-conditional likelihoods; learning curves"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", help="a run directory, or a model name to train per class")
     p.add_argument("--data", default="digits", help="dataset for a model name (default: digits)")
-    p.add_argument("--data-dir")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model, train.* or data.* settings for the trained models")
     p.add_argument("--config", help="a recipe YAML file for the trained models")
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (default classify/<model>-<data>)")
     p.add_argument("--split", default="test")
-    p.add_argument("--weights", choices=["auto", "model", "ema"], default="auto")
+    add_run_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--no-progress", action="store_true")
 
@@ -69,12 +70,10 @@ def _classify_run(args: argparse.Namespace) -> int:
 
     from genzoo.errors import GenzooError
     from genzoo.report.plots import confusion_matrix_png
-    from genzoo.run import load_data, load_run
+    from genzoo.run import load_data
     from genzoo.tasks.classify import GenerativeClassifier, log_prior
 
-    loaded = load_run(args.target, weights=args.weights)
-    if args.data_dir:
-        loaded.run.data_dir = args.data_dir
+    loaded = load_run_from_args(args.target, args)
     data = load_data(loaded.run, download=False)
     K = int(loaded.spec.num_classes or 0)
     if not K or data.train.y is None:

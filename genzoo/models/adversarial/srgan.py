@@ -19,7 +19,8 @@ and sharpness.
 ``sample(n, condition=low_res)`` super-resolves the given low-resolution images (values
 in [-1, 1], (n, C, H/4, W/4)); without a condition it super-resolves low-resolution
 versions of training images kept when training started. ``superresolve(x_low)`` maps
-data-space low-res images to data-space high-res ones. No likelihood.
+data-space (or, with ``unit=True``, [-1, 1]) low-res images to data-space high-res ones,
+``upscale(low)`` gives the generator's unquantised estimate in [-1, 1]. No likelihood.
 """
 
 from __future__ import annotations
@@ -180,13 +181,25 @@ class SRGAN(AdversarialModel):
 
     # ---- super-resolution ------------------------------------------------------------
     @torch.no_grad()
-    def superresolve(self, x_low: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Low-res images in the data's own space (B, C, H/4, W/4) -> (B, C, H, W)."""
+    def upscale(self, low: torch.Tensor) -> torch.Tensor:
+        """The generator's estimate, unquantised: low-res images in [-1, 1]
+        (B, C, H/4, W/4) -> high-res ones in [-1, 1] (B, C, H, W)."""
         c, h, w = self.spec.shape
-        if tuple(x_low.shape[1:]) != (c, h // FACTOR, w // FACTOR):
+        if tuple(low.shape[1:]) != (c, h // FACTOR, w // FACTOR):
             raise GenzooError(f"low-resolution input must be (B, {c}, {h // FACTOR}, {w // FACTOR}), "
-                              f"got {tuple(x_low.shape)}")
-        return from_unit(self.generator(to_unit(x_low.to(self.device), self.spec)), self.spec, generator=generator)
+                              f"got {tuple(low.shape)}")
+        return self.generator(low.to(self.device))
+
+    @torch.no_grad()
+    def superresolve(self, x_low: torch.Tensor, *, generator: torch.Generator | None = None, unit: bool = False,
+                     stochastic: bool = True) -> torch.Tensor:
+        """Low-res images (B, C, H/4, W/4) -> high-res ones in the data's own space (B, C, H, W).
+
+        ``x_low`` is in the data's own space, or with ``unit`` in [-1, 1] (the 4x4 average of
+        binary or categorical images is grey, not a data value). Binary outputs are drawn
+        with ``generator``, or thresholded when ``stochastic`` is False."""
+        low = x_low if unit else to_unit(x_low.to(self.device), self.spec)
+        return from_unit(self.upscale(low), self.spec, generator=generator, stochastic=stochastic)
 
     @torch.no_grad()
     def sample(self, n: int, *, condition: torch.Tensor | None = None,
