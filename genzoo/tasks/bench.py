@@ -191,7 +191,10 @@ def run_suite(suite: dict[str, Any], suite_path: Path, out: Path, *, only: list[
                         "train": dataclasses.asdict(spec.train), "model_config": dataclasses.asdict(spec.model_config),
                         "train_seconds": fit["seconds"], "eval_seconds": eval_s, "samples_per_second": sample_rate,
                         "metrics": res, "_grid": grid})
-        log(f"[{label}] " + "; ".join(_short(res)))
+        said = _short(res)
+        if "nll" in ev["metrics"] and "nll" not in res:
+            said.insert(0, "NLL n/a (no likelihood: judge it by its samples)")
+        log(f"[{label}] {fit['seconds']:.1f}s; " + "; ".join(said))
     report = write_outputs(suite, out, results, data)
     return {"results": [{k: v for k, v in r.items() if k != "_grid"} for r in results], "report": str(report)}
 
