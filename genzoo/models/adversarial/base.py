@@ -140,13 +140,13 @@ class AdversarialModel(GenerativeModel):
                         losses.spectral_norm_all(getattr(self, m))
 
     # ---- the losses ------------------------------------------------------------------------
-    def judge(self, r: torch.Tensor, f: torch.Tensor, *, penalty: torch.Tensor | None = None,
+    def judge(self, r: torch.Tensor, f: torch.Tensor, *, penalty: torch.Tensor | None = None
               ) -> dict[str, torch.Tensor]:
         """A discriminator's loss and logs from its outputs on real ``r`` and fake ``f``
         (plus a gradient ``penalty`` when given)."""
         kind = self.gan_loss
         loss = losses.discriminator_loss(kind, r, f)
-        extra = {}
+        extra: dict[str, torch.Tensor] = {}
         if penalty is not None:
             loss = loss + penalty
             extra["gradient_penalty"] = penalty.detach()
@@ -165,7 +165,7 @@ class AdversarialModel(GenerativeModel):
 # ---- the GANs that map noise to data: gan, dcgan, cgan ------------------------------------
 @dataclass
 class AdversarialConfig:
-    """The game's settings, shared by every two-player GAN.
+    """The game's settings, shared by the noise-to-data GANs (gan, dcgan, cgan).
 
     Args:
         latent_dim: size of the noise z ~ N(0, I).
