@@ -66,36 +66,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _classify_run(args: argparse.Namespace) -> int:
-    import torch
-
-    from genzoo.errors import GenzooError
-    from genzoo.report.plots import confusion_matrix_png
-    from genzoo.run import load_data
-    from genzoo.tasks.classify import GenerativeClassifier, log_prior
+    from genzoo.tasks.classify import classify_run
 
     loaded = load_run_from_args(args.target, args)
-    data = load_data(loaded.run, download=False)
-    K = int(loaded.spec.num_classes or 0)
-    if not K or data.train.y is None:
-        raise GenzooError(f"{loaded.run.data!r} has no labels to classify")
-    clf = GenerativeClassifier(loaded.model, log_prior(data.train.y, K), K)
-    split = data.fixed(args.split)
-    pred = clf.predict_proba(split.x).argmax(1)
-    acc = float((pred == split.y).double().mean())
     out = Path(args.out) if args.out else loaded.path / "classify"
-    out.mkdir(parents=True, exist_ok=True)
-    cm = torch.zeros(K, K, dtype=torch.long)
-    cm.index_put_((split.y, pred), torch.ones_like(pred), accumulate=True)
-    confusion_matrix_png(cm, out / "confusion.png", title=f"{loaded.run.model}: Bayes-rule classifier")
-    res = {"run": str(loaded.path), "model": loaded.run.model, "split": args.split, "accuracy": acc,
-           "examples": len(split), "likelihood": loaded.model.likelihood_note(y=split.y[:1]),
-           "confusion": cm.tolist()}
-    (out / "results.json").write_text(json.dumps(res, indent=2))
+    res = classify_run(loaded, args.split, out)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        print(f"{loaded.run.model} on {loaded.run.data}: Bayes-rule test accuracy {acc:.2%} "
-              f"({len(split)} examples; p(x|y): {res['likelihood']})")
+        print(f"{loaded.run.model} on {loaded.run.data}: Bayes-rule test accuracy {res['accuracy']:.2%} "
+              f"({res['examples']} examples; p(x|y): {res['likelihood']})")
         print(f"wrote {out / 'confusion.png'} and {out / 'results.json'}")
     return 0
 
