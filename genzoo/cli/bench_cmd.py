@@ -5,8 +5,8 @@ all with the same metrics and sample counts, write tables and a report.
   genzoo bench mnist --data-dir ../shared/data/binarized_mnist --features-data-dir ../shared/data/mnist
   genzoo bench my-suite.yaml --models made,vae --scale 0.1
 
-Shipped suites: quick, mnist (the CPU recipes on binarized MNIST), mnist-gpu (the GPU
-recipes). Writes bench/<suite>/results.json, results.csv, results.md and index.html
+Shipped suites: quick, quickstart (what ``genzoo quickstart`` runs), mnist (the CPU
+recipes on binarized MNIST), mnist-gpu (the GPU recipes). Writes bench/<suite>/results.json, results.csv, results.md and index.html
 (with one sample grid per model and the settings used) and keeps every run in runs/.
 """
 
@@ -19,7 +19,7 @@ HELP = "train and evaluate a suite of models on the same data and budget"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("suite", help="a suite YAML file, or a shipped suite: quick, mnist, mnist-gpu")
+    p.add_argument("suite", help="a suite YAML file, or a shipped suite: quick, quickstart, mnist, mnist-gpu")
     p.add_argument("--out", help="output folder (default bench/<suite>, or bench/<suite>-N if that exists)")
     p.add_argument("--models", help="only these entries (labels, comma-separated)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every entry's steps (e.g. 0.1 for a smoke run)")
@@ -30,20 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genzoo.errors import GenzooError
-    from genzoo.tasks.bench import load_suite, run_suite
+    from genzoo.tasks.bench import fresh_out, load_suite, run_suite
 
-    if args.scale <= 0:
-        raise GenzooError(f"bad value {args.scale} for --scale: must be > 0")
     suite, path = load_suite(args.suite)
-    if args.out:
-        out = Path(args.out)
-        if out.exists() and any(out.iterdir()):
-            raise GenzooError(f"{out} exists and is not empty; choose another --out (nothing was overwritten)")
-    else:
-        out, i = Path("bench") / suite["name"], 2
-        while out.exists():
-            out, i = Path("bench") / f"{suite['name']}-{i}", i + 1
+    out = fresh_out(args.out, Path("bench") / suite["name"])
     only = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     res = run_suite(suite, path, out, only=only, scale=args.scale, device=args.device, data_dir=args.data_dir,
                     features_data_dir=args.features_data_dir, progress=not args.no_progress)

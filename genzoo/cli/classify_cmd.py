@@ -27,13 +27,14 @@ import argparse
 import json
 from pathlib import Path
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "classify by Bayes' rule with class-conditional likelihoods; learning curves"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", help="a run directory, or a model name to train per class")
     p.add_argument("--data", default="digits", help="dataset for a model name (default: digits)")
-    p.add_argument("--data-dir")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model, train.* or data.* settings for the trained models")
     p.add_argument("--config", help="a recipe YAML file for the trained models")
@@ -45,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (default classify/<model>-<data>)")
     p.add_argument("--split", default="test")
-    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
+    add_run_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--reject", action="store_true",
@@ -88,50 +89,22 @@ def run(args: argparse.Namespace) -> int:
     return _learning_curve(args)
 
 
-def _load_classifier(args: argparse.Namespace):
-    from genzoo.errors import GenzooError
-    from genzoo.run import load_data, load_run
-    from genzoo.tasks.classify import GenerativeClassifier, log_prior
-
-    loaded = load_run(args.target, weights=args.weights)
-    if args.data_dir:
-        loaded.run.data_dir = args.data_dir
-    data = load_data(loaded.run, download=False)
-    K = int(loaded.spec.num_classes or 0)
-    if not K or data.train.y is None:
-        raise GenzooError(f"{loaded.run.data!r} has no labels to classify")
-    return loaded, data, GenerativeClassifier(loaded.model, log_prior(data.train.y, K), K)
-
-
 def _classify_run(args: argparse.Namespace) -> int:
-    import torch
+    from genzoo.tasks.classify import classify_run, run_classifier
 
-    from genzoo.report.plots import confusion_matrix_png
-
-    loaded, data, clf = _load_classifier(args)
-    K = clf.num_classes
+    loaded = load_run_from_args(args.target, args)
+    out = Path(args.out) if args.out else loaded.path / "classify"
     if args.reject:
         _check_reject(args)
-        out = Path(args.out) if args.out else loaded.path / "classify"
+        data, clf = run_classifier(loaded)
         return _reject(args, clf, data, out, f"{loaded.run.model} on {loaded.run.data}",
                        loaded.model.likelihood_note(y=data.test.y[:1]))
-    split = data.fixed(args.split)
-    pred = clf.predict_proba(split.x).argmax(1)
-    acc = float((pred == split.y).double().mean())
-    out = Path(args.out) if args.out else loaded.path / "classify"
-    out.mkdir(parents=True, exist_ok=True)
-    cm = torch.zeros(K, K, dtype=torch.long)
-    cm.index_put_((split.y, pred), torch.ones_like(pred), accumulate=True)
-    confusion_matrix_png(cm, out / "confusion.png", title=f"{loaded.run.model}: Bayes-rule classifier")
-    res = {"run": str(loaded.path), "model": loaded.run.model, "split": args.split, "accuracy": acc,
-           "examples": len(split), "likelihood": loaded.model.likelihood_note(y=split.y[:1]),
-           "confusion": cm.tolist()}
-    (out / "results.json").write_text(json.dumps(res, indent=2))
+    res = classify_run(loaded, args.split, out)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        print(f"{loaded.run.model} on {loaded.run.data}: Bayes-rule test accuracy {acc:.2%} "
-              f"({len(split)} examples; p(x|y): {res['likelihood']})")
+        print(f"{loaded.run.model} on {loaded.run.data}: Bayes-rule test accuracy {res['accuracy']:.2%} "
+              f"({res['examples']} examples; p(x|y): {res['likelihood']})")
         print(f"wrote {out / 'confusion.png'} and {out / 'results.json'}")
     return 0
 

@@ -13,6 +13,8 @@ import argparse
 import inspect
 from pathlib import Path
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "fill in covered parts of test images"
 
 
@@ -26,26 +28,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="test")
     p.add_argument("--out", help="output PNG (default RUN/complete-COVER.png)")
-    p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
+    add_run_arguments(p)
     p.add_argument("--device", default="cpu")
 
 
 def run(args: argparse.Namespace) -> int:
     from genzoo.errors import GenzooError
-    from genzoo.run import load_data, load_run
+    from genzoo.run import load_data
     from genzoo.tasks.complete import complete_images, completion_grid, cover_mask, write_sequence_completions
     from genzoo.train.distributed import resolve_device
 
     if args.n < 1 or args.count < 1:
         raise GenzooError("-n and --count must be >= 1")
-    loaded = load_run(args.run, weights=args.weights, device=str(resolve_device(args.device)))
+    loaded = load_run_from_args(args.run, args, device=str(resolve_device(args.device)))
     model, spec = loaded.model, loaded.spec
     model.require("complete")
     cover = args.cover or ("end-0.5" if spec.kind == "sequence" else "bottom-0.5")
     observed = cover_mask(cover, spec)
-    if args.data_dir:
-        loaded.run.data_dir = args.data_dir
     data = load_data(loaded.run, download=False)
     x = data.fixed(args.split).x[: args.count]
     kwargs = {}

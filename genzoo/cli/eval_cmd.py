@@ -11,6 +11,8 @@ import argparse
 import inspect
 import json
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "evaluate a trained run (NLL, FID, KID, IS, PRDC, modes, CAS)"
 # as genzoo.evaluate.metrics.METRICS (tested), named here so that --help imports no torch
 METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas", "accuracy")
@@ -27,11 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ensemble", type=int,
                    help="for mask ensembles (made): average the probabilities of this many masks")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--data-dir", help="where the dataset files are (default: as in training)")
     p.add_argument("--features-data-dir",
                    help="where the MNIST files are, for the feature network of binarized_mnist and stacked_mnist")
-    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto",
-                   help="auto: the best validation weights when the run has them, else EMA, else the final ones")
+    add_run_arguments(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -56,12 +56,10 @@ def default_metrics(model, spec) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from genzoo.errors import GenzooError
     from genzoo.evaluate.metrics import evaluate
-    from genzoo.run import load_data, load_run
+    from genzoo.run import load_data
     from genzoo.train.distributed import resolve_device
 
-    loaded = load_run(args.run, weights=args.weights, device=str(resolve_device(args.device)))
-    if args.data_dir:
-        loaded.run.data_dir = args.data_dir
+    loaded = load_run_from_args(args.run, args, device=str(resolve_device(args.device)))
     model = loaded.model
     metrics = ([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics
                else default_metrics(model, loaded.spec))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "interpolate between codes, or latent arithmetic on class means"
 
 
@@ -22,8 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arithmetic", action="store_true", help="latent arithmetic on class means instead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output PNG (default RUN/interpolate-MODE.png)")
-    p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
+    add_run_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,19 +33,17 @@ def run(args: argparse.Namespace) -> int:
 
     from genzoo.errors import GenzooError
     from genzoo.report.render import image_grid
-    from genzoo.run import load_data, load_run
+    from genzoo.run import load_data
     from genzoo.tasks import interpolate as interp
 
     if args.pairs < 1:
         raise GenzooError("--pairs must be >= 1")
-    loaded = load_run(args.run, weights=args.weights)
+    loaded = load_run_from_args(args.run, args)
     model, spec = loaded.model, loaded.spec
     model.require("decode")
     if spec.kind != "image":
         raise GenzooError(f"interpolate draws image grids; {spec.name!r} holds {spec.kind}s")
     g = torch.Generator().manual_seed(args.seed)
-    if args.data_dir:
-        loaded.run.data_dir = args.data_dir
     if args.arithmetic:
         if not spec.num_classes:
             raise GenzooError(f"latent arithmetic needs labelled data; {spec.name!r} has no labels")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "decodings over the 2-D latent plane and the encoded test set"
 
 
@@ -17,8 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=15, help="grid points per side (default 15)")
     p.add_argument("--out-dir", help="where to write (default: the run directory)")
     p.add_argument("--label", type=int, default=0, help="class to decode with, for a conditional model (default 0)")
-    p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
+    add_run_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
 
     from genzoo.errors import GenzooError
     from genzoo.report.render import image_grid
-    from genzoo.run import load_data, load_run
+    from genzoo.run import load_data
     from genzoo.tasks.manifold import code_scatter, manifold_grid
 
     if args.size < 2:
         raise GenzooError("--size must be >= 2")
-    loaded = load_run(args.run, weights=args.weights)
+    loaded = load_run_from_args(args.run, args)
     model, spec = loaded.model, loaded.spec
     model.require("encode")
     if spec.kind != "image":
@@ -42,8 +43,6 @@ def run(args: argparse.Namespace) -> int:
     grid = manifold_grid(model, size=args.size, label=args.label)
     out.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_grid(grid, spec, ncol=args.size)).save(out / "manifold-grid.png")
-    if args.data_dir:
-        loaded.run.data_dir = args.data_dir
     test = load_data(loaded.run, download=False).fixed("test")
     code_scatter(model, test.x[:5000], None if test.y is None else test.y[:5000], out / "manifold-codes.png")
     print(f"wrote {out / 'manifold-grid.png'} and {out / 'manifold-codes.png'}")

@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "score outliers by likelihood, typicality and likelihood ratio (AUROC)"
 
 
@@ -26,22 +28,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scores", default="likelihood,typicality,ratio", help="scores, comma-separated")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (default RUN/outliers)")
-    p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
+    add_run_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from genzoo.errors import GenzooError
     from genzoo.report.plots import roc_png, score_histograms_png
-    from genzoo.run import load_data, load_run
+    from genzoo.run import load_data
     from genzoo.tasks.outliers import detect, roc_curve
 
     if args.count < 2:
         raise GenzooError(f"bad value {args.count} for --count: must be >= 2")
-    loaded = load_run(args.run, weights=args.weights)
-    if args.data_dir:
-        loaded.run.data_dir = args.data_dir
+    loaded = load_run_from_args(args.run, args)
     data = load_data(loaded.run, download=False)
     sets = tuple(s.strip() for s in args.sets.split(",") if s.strip())
     scores = tuple(s.strip() for s in args.scores.split(",") if s.strip())

@@ -15,6 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "linear probe on learned codes: test accuracy vs labels, against raw pixels"
 
 
@@ -26,8 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="test")
     p.add_argument("--out", help="output folder (default RUN/probe)")
-    p.add_argument("--data-dir")
-    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto")
+    add_run_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -35,15 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.cli.classify_cmd import parse_label_counts
     from genzoo.errors import GenzooError
     from genzoo.report.plots import learning_curve_png
-    from genzoo.run import load_data, load_run
+    from genzoo.run import load_data
     from genzoo.tasks.probe import probe
 
     if args.C <= 0:
         raise GenzooError(f"bad value {args.C} for --C: must be > 0")
     sizes = parse_label_counts(args.labels)
-    loaded = load_run(args.run, weights=args.weights)
-    if args.data_dir:
-        loaded.run.data_dir = args.data_dir
+    loaded = load_run_from_args(args.run, args)
     data = load_data(loaded.run, download=False)
     res = probe(loaded.model, data, sizes=sizes, split=args.split, C=args.C, seed=args.seed)
     res.update(run=str(loaded.path), model=loaded.run.model, data=loaded.run.data)

@@ -8,6 +8,7 @@ A suite is a YAML file::
     data: {name: digits, binarize: threshold}     # every entry trains on exactly this
     train: {steps: 1500, batch_size: 64, lr: 1.0e-3}   # the shared budget
     evaluate: {metrics: [nll, fid, kid, prdc, is], samples: 359, seed: 0}
+    report: {file: report.html, title: ..., real: real test digits, notes: [...]}  # optional
     entries:
       - {model: made, config: {hidden: [256, 256]}}
       - {model: gmm, config: {components: 10}, train: {steps: 60, batch_size: 0}}  # stated in the table
@@ -16,8 +17,10 @@ A suite is a YAML file::
 An entry's own ``train`` keys (an EM model counts steps differently) and a recipe's are
 reported beside its numbers. Outputs in ``bench/<suite>/``: ``results.json`` (everything),
 ``results.csv`` and ``results.md`` (one row per entry), ``index.html`` (the table, one
-sample grid per model beside real data, loss curves and the settings) and ``runs/``
-(every trained run, loadable with ``genzoo sample``/``eval``).
+sample grid per model beside real data, loss curves and the settings; ``report`` names
+the file, its title, the real data's caption and notes) and ``runs/`` (every trained run,
+loadable with ``genzoo sample``/``eval``). ``genzoo quickstart`` is the shipped suite
+``quickstart``.
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ from genzoo.data.dataset import random_rows
 from genzoo.errors import GenzooError
 from genzoo.models.base import count_parameters
 
-SUITE_KEYS = {"name", "description", "data", "train", "evaluate", "entries"}
+SUITE_KEYS = {"name", "description", "data", "train", "evaluate", "report", "entries"}
 ENTRY_KEYS = {"model", "label", "config", "train", "recipe"}
 EVAL_KEYS = {"metrics", "samples", "seed"}
+REPORT_KEYS = {"file", "title", "real", "notes"}
 SHIPPED = Path(__file__).resolve().parents[1] / "suites"
 
 
@@ -80,8 +84,25 @@ def load_suite(path_or_name: str) -> tuple[dict[str, Any], Path]:
     bad = set(suite.get("evaluate") or {}) - EVAL_KEYS
     if bad:
         raise GenzooError(f"unknown evaluate key(s) {', '.join(sorted(bad))}; allowed: {', '.join(sorted(EVAL_KEYS))}")
+    bad = set(suite.get("report") or {}) - REPORT_KEYS
+    if bad:
+        raise GenzooError(f"unknown report key(s) {', '.join(sorted(bad))}; allowed: {', '.join(sorted(REPORT_KEYS))}")
     suite.setdefault("name", p.stem)
     return suite, p
+
+
+def fresh_out(out: str | Path | None, default: Path) -> Path:
+    """The output folder: ``out``, which must be empty or new (nothing is overwritten), or
+    else ``default``, ``default-2``, ... whichever does not exist yet."""
+    if out is not None:
+        path = Path(out)
+        if path.exists() and any(path.iterdir()):
+            raise GenzooError(f"{path} exists and is not empty; choose another --out (nothing was overwritten)")
+        return path
+    path, i = default, 2
+    while path.exists():
+        path, i = default.with_name(f"{default.name}-{i}"), i + 1
+    return path
 
 
 def _label(entry: dict[str, Any]) -> str:
@@ -89,8 +110,9 @@ def _label(entry: dict[str, Any]) -> str:
 
 
 def resolve_entry(entry: dict[str, Any], suite: dict[str, Any], suite_path: Path, *, scale: float = 1.0,
-                  device: str | None = None, data_dir: str | None = None):
-    """The RunSpec of an entry: suite data and budget, then the recipe, then the entry's keys."""
+                  device: str | None = None, data_dir: str | None = None, seed: int | None = None):
+    """The RunSpec of an entry: suite data and budget, then the recipe, then the entry's keys
+    (``device`` and ``seed``, when given, over all of them)."""
     from genzoo import run as runs
 
     recipe: dict[str, Any] = {"data": dict(suite.get("data") or {}), "train": dict(suite.get("train") or {})}
@@ -109,17 +131,22 @@ def resolve_entry(entry: dict[str, Any], suite: dict[str, Any], suite_path: Path
     recipe["train"].update(entry.get("train") or {})
     recipe["train"]["steps"] = max(1, int(round(int(recipe["train"].get("steps", 1000)) * scale)))
     recipe["train"].update(checkpoint_every=0, sample_every=0)
-    return runs.resolve(recipe=recipe, train_flags={"device": device}, data_dir=data_dir)
+    return runs.resolve(recipe=recipe, train_flags={"device": device, "seed": seed}, data_dir=data_dir)
 
 
 def run_suite(suite: dict[str, Any], suite_path: Path, out: Path, *, only: list[str] | None = None,
               scale: float = 1.0, device: str | None = None, data_dir: str | None = None,
-              features_data_dir: str | None = None, progress: bool = True, log=print) -> dict[str, Any]:
-    """Train and evaluate every entry (or those labelled in ``only``); write the outputs."""
+              features_data_dir: str | None = None, seed: int | None = None, progress: bool = True,
+              log=print) -> dict[str, Any]:
+    """Train and evaluate every entry (or those labelled in ``only``); write the outputs.
+    ``scale`` multiplies every entry's steps; ``seed``, when given, seeds training and the
+    evaluation."""
     from genzoo import run as runs
     from genzoo.evaluate.metrics import evaluate
     from genzoo.train.trainer import Trainer
 
+    if scale <= 0:
+        raise GenzooError(f"bad value {scale} for --scale: must be > 0")
     entries = suite["entries"]
     labels = [_label(e) for e in entries]
     if len(set(labels)) != len(labels):
@@ -130,7 +157,10 @@ def run_suite(suite: dict[str, Any], suite_path: Path, out: Path, *, only: list[
             raise GenzooError(f"no entry {', '.join(missing)} in suite {suite['name']!r} (has {', '.join(labels)})")
         entries = [e for e, lab in zip(entries, labels) if lab in only]
     ev = {"metrics": ["nll", "fid", "kid", "prdc"], "samples": None, "seed": 0, **(suite.get("evaluate") or {})}
-    specs = [resolve_entry(e, suite, suite_path, scale=scale, device=device, data_dir=data_dir) for e in entries]
+    if seed is not None:
+        ev["seed"] = seed
+    specs = [resolve_entry(e, suite, suite_path, scale=scale, device=device, data_dir=data_dir, seed=seed)
+             for e in entries]
     data, data_key = None, None
     results = []
     for entry, spec in zip(entries, specs):
@@ -161,7 +191,10 @@ def run_suite(suite: dict[str, Any], suite_path: Path, out: Path, *, only: list[
                         "train": dataclasses.asdict(spec.train), "model_config": dataclasses.asdict(spec.model_config),
                         "train_seconds": fit["seconds"], "eval_seconds": eval_s, "samples_per_second": sample_rate,
                         "metrics": res, "_grid": grid})
-        log(f"[{label}] " + "; ".join(_short(res)))
+        said = _short(res)
+        if "nll" in ev["metrics"] and "nll" not in res:
+            said.insert(0, "NLL n/a (no likelihood: judge it by its samples)")
+        log(f"[{label}] {fit['seconds']:.1f}s; " + "; ".join(said))
     report = write_outputs(suite, out, results, data)
     return {"results": [{k: v for k, v in r.items() if k != "_grid"} for r in results], "report": str(report)}
 
@@ -244,13 +277,15 @@ def write_outputs(suite: dict[str, Any], out: Path, results: list[dict[str, Any]
     (out / "results.md").write_text("\n".join(md) + "\n")
     print(format_table(rows, [c for c in used if c not in ("likelihood", "family")]))
     shown = random_rows(data.fixed("test").x, 64, seed=0)
-    figures = [("real test examples", save_samples(shown, data.spec, out / "samples-real.png"))]
+    rep = suite.get("report") or {}
+    figures = [(rep.get("real", "real test examples"), save_samples(shown, data.spec, out / "samples-real.png"))]
     for r in results:
         figures.append((f"{r['label']} samples", save_samples(r["_grid"], data.spec, out / f"samples-{r['label']}.png")))
     figures.append(("loss curves", loss_curves({r["label"]: read_metrics(out / "runs" / r["label"]) for r in results},
                                                out / "loss-curves.png")))
-    return write_report(out / "index.html", title=f"genzoo bench: {suite['name']}", intro=suite.get("description") or "",
-                        columns=used, rows=rows, figures=figures, notes=settings)
+    return write_report(out / rep.get("file", "index.html"), title=rep.get("title", f"genzoo bench: {suite['name']}"),
+                        intro=suite.get("description") or "", columns=used, rows=rows, figures=figures,
+                        notes=[*rep.get("notes", []), *settings])
 
 
 def _md(v: Any) -> str:

@@ -15,8 +15,10 @@ discriminative one with many.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -201,3 +203,37 @@ def learning_curve(model: str, data: Dataset, sizes: list[int | None], *, config
                      "generative_accuracy": gen_acc, "discriminative_accuracy": disc_acc,
                      "generative_parameters": gen.parameters, "discriminative_parameters": disc_params})
     return rows
+
+
+def run_classifier(loaded: Any) -> tuple[Dataset, GenerativeClassifier]:
+    """The Bayes-rule classifier of a trained class-conditional run (a
+    :class:`genzoo.run.LoadedRun`), with the class prior of its training labels, and its data."""
+    from genzoo.run import load_data
+
+    data = load_data(loaded.run, download=False)
+    K = int(loaded.spec.num_classes or 0)
+    if not K or data.train.y is None:
+        raise GenzooError(f"{loaded.run.data!r} has no labels to classify")
+    return data, GenerativeClassifier(loaded.model, log_prior(data.train.y, K), K)
+
+
+def classify_run(loaded: Any, split: str, out: Path) -> dict[str, Any]:
+    """Bayes-rule classification with a trained class-conditional run (a
+    :class:`genzoo.run.LoadedRun`) on ``split``: the accuracy and confusion matrix, written
+    to ``out/results.json`` and ``out/confusion.png``; returns the results."""
+    from genzoo.report.plots import confusion_matrix_png
+
+    data, clf = run_classifier(loaded)
+    K = clf.num_classes
+    examples = data.fixed(split)
+    pred = clf.predict_proba(examples.x).argmax(1)
+    acc = float((pred == examples.y).double().mean())
+    out.mkdir(parents=True, exist_ok=True)
+    cm = torch.zeros(K, K, dtype=torch.long)
+    cm.index_put_((examples.y, pred), torch.ones_like(pred), accumulate=True)
+    confusion_matrix_png(cm, out / "confusion.png", title=f"{loaded.run.model}: Bayes-rule classifier")
+    res = {"run": str(loaded.path), "model": loaded.run.model, "split": split, "accuracy": acc,
+           "examples": len(examples), "likelihood": loaded.model.likelihood_note(y=examples.y[:1]),
+           "confusion": cm.tolist()}
+    (out / "results.json").write_text(json.dumps(res, indent=2))
+    return res

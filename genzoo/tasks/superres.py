@@ -12,19 +12,24 @@ the [0, 1] intensity scale, against the true high-resolution image:
 An MSE-trained generator wins PSNR by predicting the average of the plausible details,
 which is blurred; the adversarial loss trades some PSNR for sharper, more realistic
 detail (Ledig et al. 2017). :func:`compare` returns the table, :func:`grid` the picture
-(low-res, bicubic, MSE, GAN, truth).
+(low-res, bicubic, MSE, GAN, truth); :func:`load_models` loads the runs to compare,
+:func:`score_test_images` does the whole test-split comparison that ``genzoo superres``
+prints and :func:`superresolve_picture` super-resolves a picture of the user's.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from genzoo.data.spec import DataSpec
-from genzoo.models.base import GenerativeModel
+from genzoo.errors import GenzooError
+from genzoo.models.adversarial.srgan import SRGAN
 from genzoo.nn.values import from_unit, to_unit
 
 FACTOR = 4
@@ -60,7 +65,7 @@ def scores(pred01: torch.Tensor, truth01: torch.Tensor) -> dict[str, float]:
 
 
 @torch.no_grad()
-def compare(x: torch.Tensor, spec: DataSpec, models: dict[str, GenerativeModel]) -> dict[str, dict[str, float]]:
+def compare(x: torch.Tensor, spec: DataSpec, models: dict[str, SRGAN]) -> dict[str, dict[str, float]]:
     """Scores of bicubic upsampling and of each model (name -> super-resolving model)
     on high-res images ``x`` (data space); the truth's sharpness under ``truth``."""
     truth = (to_unit(x, spec) + 1) / 2
@@ -68,14 +73,14 @@ def compare(x: torch.Tensor, spec: DataSpec, models: dict[str, GenerativeModel])
     out = {"bicubic": scores((bicubic(low) + 1) / 2, truth)}
     for name, m in models.items():
         m.eval()
-        sr = m.generator(low.to(m.device)).cpu()  # [-1, 1], no quantisation: the network's estimate
+        sr = m.upscale(low).cpu()  # [-1, 1], no quantisation: the network's estimate
         out[name] = scores((sr + 1) / 2, truth)
     out["truth"] = {"sharpness": sharpness(truth)}
     return out
 
 
 @torch.no_grad()
-def grid(x: torch.Tensor, spec: DataSpec, models: dict[str, GenerativeModel], path: Path) -> Path:
+def grid(x: torch.Tensor, spec: DataSpec, models: dict[str, SRGAN], path: Path) -> Path:
     """Rows: low-res (nearest-upscaled) | bicubic | each model | truth, one row per image."""
     from PIL import Image
 
@@ -83,11 +88,99 @@ def grid(x: torch.Tensor, spec: DataSpec, models: dict[str, GenerativeModel], pa
 
     low = downsample(x, spec)
     cols = [F.interpolate(low, scale_factor=FACTOR, mode="nearest"), bicubic(low)]
-    cols += [m.generator(low.to(m.device)).cpu() for m in models.values()]
+    cols += [m.upscale(low).cpu() for m in models.values()]
     cols.append(to_unit(x, spec))
     # continuous values keep their detail in the picture; discrete data is shown on its levels
     shown = [to_rgb_uint8(from_unit(c, spec, stochastic=False), spec) for c in cols]
     cells = np.stack([shown[j][i] for i in range(len(x)) for j in range(len(cols))])
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid_from_rgb(cells, ncol=len(cols))).save(path)
+    return path
+
+
+# ---- what ``genzoo superres`` does ------------------------------------------------------------
+def load_models(run: str | Path, *, mse_run: str | Path | None = None, weights: str = "auto",
+                data_dir: str | None = None) -> tuple[Any, dict[str, SRGAN]]:
+    """The run (a :class:`genzoo.run.LoadedRun` of a super-resolving model) and the models to
+    compare by name: ``MSE`` (``mse_run``, the same generator trained with
+    ``adversarial_weight=0``) when given, then ``GAN`` (the run's)."""
+    from genzoo.run import load_run
+
+    loaded = load_run(run, weights=weights)
+    loaded.model.require("superres")
+    if data_dir:
+        loaded.run.data_dir = data_dir
+    models: dict[str, SRGAN] = {}
+    if mse_run:
+        other = load_run(mse_run, weights=weights)
+        other.model.require("superres")
+        if other.spec.shape != loaded.spec.shape:
+            raise GenzooError(f"--mse-run models {other.spec.shape}, the run {loaded.spec.shape}: not the same images")
+        models["MSE"] = other.model
+    models["GAN"] = loaded.model
+    return loaded, models
+
+
+def score_test_images(loaded: Any, models: dict[str, SRGAN], out: Path, *, count: int | None = None,
+                      mse_run: str | None = None) -> dict[str, Any]:
+    """Compare on the first ``count`` test images (default: all): the table of
+    :func:`compare`, written with the runs' names (``mse_run``: the MSE model's) to
+    ``out/results.json``, and the grid of the first 8 in ``out/grid.png`` (returned under
+    ``"grid"``)."""
+    from genzoo.run import load_data
+
+    if count is not None and count < 1:
+        raise GenzooError(f"bad value {count} for --count: must be >= 1")
+    test = load_data(loaded.run, download=False).fixed("test").x
+    if count is not None:
+        test = test[:count]
+    table = compare(test, loaded.spec, models)
+    path = grid(test[:8], loaded.spec, models, out / "grid.png")
+    res = {"run": str(loaded.path), "mse_run": mse_run, "images": len(test), "scores": table}
+    (out / "results.json").write_text(json.dumps(res, indent=2))
+    return {**res, "grid": str(path)}
+
+
+def format_scores(res: dict[str, Any], spec: DataSpec) -> list[str]:
+    """The table ``genzoo superres`` prints for a :func:`score_test_images` result."""
+    c, h, w = spec.shape
+    lines = [f"x4 super-resolution of {res['images']} test images ({h // FACTOR}x{w // FACTOR} -> {h}x{w}); "
+             "intensities in [0, 1]",
+             f"  {'method':<8} {'PSNR dB':>8} {'SSIM':>7} {'sharpness':>10}"]
+    for name, s in res["scores"].items():
+        if name == "truth":
+            lines.append(f"  {'truth':<8} {'':>8} {'':>7} {s['sharpness']:>10.4f}")
+        else:
+            lines.append(f"  {name:<8} {s['psnr']:>8.2f} {s['ssim']:>7.4f} {s['sharpness']:>10.4f}")
+    return lines
+
+
+def superresolve_picture(image: str | Path, spec: DataSpec, models: dict[str, SRGAN], out: Path) -> Path:
+    """Super-resolve a picture of the user's into ``out/image.png``. One of the model's full
+    size is reduced to low-res first and shown as :func:`grid` shows test images; one of the
+    low-res size (H/4 x W/4, grey levels as the 4x4 average) is shown nearest-upscaled,
+    beside each model's super-resolution."""
+    from PIL import Image, UnidentifiedImageError
+
+    from genzoo.report.render import grid_from_rgb, to_rgb_uint8
+    from genzoo.tasks.primer import pixels_to_values
+
+    c, h, w = spec.shape
+    try:
+        img = Image.open(image).convert("L" if c == 1 else "RGB")
+    except (OSError, UnidentifiedImageError) as e:
+        raise GenzooError(f"{image} is not a readable image ({e})") from None
+    a = np.asarray(img)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)  # (C, H, W)
+    path = out / "image.png"
+    if (img.height, img.width) == (h, w):
+        return grid(pixels_to_values(a, spec)[None].to(spec.dtype), spec, models, path)
+    if (img.height, img.width) != (h // FACTOR, w // FACTOR):
+        raise GenzooError(f"{image} is {img.width}x{img.height}; this model takes {w // FACTOR}x{h // FACTOR} "
+                          f"low-res pictures (or {w}x{h} ones, reduced first)")
+    low = torch.from_numpy(a.astype("float32"))[None] / 127.5 - 1.0  # (1, C, h/4, w/4) in [-1, 1]
+    cells = [to_rgb_uint8(from_unit(F.interpolate(low, scale_factor=FACTOR), spec, stochastic=False), spec)[0]]
+    cells += [to_rgb_uint8(m.superresolve(low, unit=True, stochastic=False).cpu(), spec)[0] for m in models.values()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid_from_rgb(np.stack(cells), ncol=len(cells))).save(path)
     return path

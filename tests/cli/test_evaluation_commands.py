@@ -147,7 +147,7 @@ def test_bench_a_small_suite(tmp_path, capsys):
     assert "colour" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["quick", "mnist", "mnist-gpu"])
+@pytest.mark.parametrize("name", ["quick", "quickstart", "mnist", "mnist-gpu"])
 def test_shipped_suites_resolve(name):
     from genzoo.tasks.bench import load_suite, resolve_entry
 

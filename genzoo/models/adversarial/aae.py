@@ -29,7 +29,8 @@ from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
 from genzoo.models.adversarial import losses
-from genzoo.models.base import Batch, GenerativeModel, Player
+from genzoo.models.adversarial.base import GAN_BETAS, AdversarialModel, Role
+from genzoo.models.base import Batch
 from genzoo.models.latent.layers import DECODER_CHOICES, complete_by_reconstruction, deterministic_autoencoder
 from genzoo.models.registry import register
 from genzoo.nn import rand
@@ -82,15 +83,18 @@ class AAEConfig:
 
 
 @register
-class AAE(GenerativeModel):
+class AAE(AdversarialModel):
     """Adversarial autoencoder: three players; samples decode prior draws."""
 
     name = "aae"
     Config = AAEConfig
-    likelihood = None
     accepts = (("image", "*"), ("vector", "*"))
     capabilities = ("encode", "decode", "complete")
-    family = "adversarial"
+    #: reconstruction (encoder + decoder, the trainer's betas), then the code
+    #: discriminator, then the encoder as the code GAN's generator
+    roles = (Role("autoencoder", ("encoder", "decoder"), "reconstruction_loss", lr="lr_ae"),
+             Role("discriminator", ("discriminator",), "discriminator_loss", lr="lr_d", betas=GAN_BETAS, critic=True),
+             Role("encoder", ("encoder",), "encoder_loss", lr="lr_g", betas=GAN_BETAS))
 
     def __init__(self, config: AAEConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -131,31 +135,15 @@ class AAE(GenerativeModel):
         x = batch["x"].to(self.device)
         codes = self.encoder(x).detach()
         r, f = self._d(self.prior_sample(x.shape[0])), self._d(codes)
-        loss = losses.discriminator_loss(self.config.loss, r, f)
-        if self.config.loss == "wasserstein_gp":
-            loss = loss + losses.gradient_penalty(lambda z: self._d(z), self.prior_sample(x.shape[0]), codes)
-        return {"loss": loss, "d_loss": loss.detach(), "d_real": losses.d_probability(self.config.loss, r).detach(),
-                "d_fake": losses.d_probability(self.config.loss, f).detach()}
+        gp = None
+        if self.gan_loss == "wasserstein_gp":
+            gp = losses.gradient_penalty(lambda z: self._d(z), self.prior_sample(x.shape[0]), codes)
+        return self.judge(r, f, penalty=gp)
 
     def encoder_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The encoder as the code GAN's generator: make D take f(x) for a prior draw."""
-        f = self._d(self.encoder(batch["x"].to(self.device)))
-        loss = losses.generator_loss(self.config.loss, f)
+        loss = self.fool(self._d(self.encoder(batch["x"].to(self.device))))
         return {"loss": loss, "g_loss": loss.detach()}
-
-    def players(self) -> list[Player]:
-        """Reconstruction (encoder + decoder), then the discriminator, then the encoder."""
-        c = self.config
-        ae = list(self.encoder.parameters()) + list(self.decoder.parameters())
-        return [Player("autoencoder", ae, self.reconstruction_loss, lr=c.lr_ae),
-                Player("discriminator", list(self.discriminator.parameters()), self.discriminator_loss,
-                       lr=c.lr_d, betas=(0.5, 0.999)),
-                Player("encoder", list(self.encoder.parameters()), self.encoder_loss, lr=c.lr_g, betas=(0.5, 0.999))]
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """The three losses summed (for logging and the contract tests only)."""
-        a, d, g = self.reconstruction_loss(batch), self.discriminator_loss(batch), self.encoder_loss(batch)
-        return {**a, **d, **g, "loss": a["loss"] + d["loss"] + g["loss"]}
 
     # ---- sampling and capabilities -------------------------------------------------
     @torch.no_grad()

@@ -1,23 +1,35 @@
-"""What the two-player GANs (gan, dcgan, cgan) share: the settings of the game, both
-players' losses, and sampling.
+"""The one base of the adversarial family: every GAN-type model (gan, dcgan, cgan, ssgan,
+srgan, pix2pix, cyclegan, aae) is an :class:`AdversarialModel`.
 
-A subclass builds ``self.generator`` (z (B, latent), labels -> data in [-1, 1]) and
-``self.discriminator`` (packed data in [-1, 1], labels -> one output per packed group)
-and may override :meth:`AdversarialModel.labels_for` for class conditioning. The loss
-(:data:`genzoo.models.adversarial.losses.LOSSES`), the number of critic steps, two learning rates (TTUR,
-Heusel et al. 2017), packing (PacGAN) and the gradient penalty are handled here.
+A model declares its players as data, on the class, with :class:`Role`: which submodules
+a player updates, which method is its loss, which Config keys hold its learning rate,
+Adam betas and updates per step. :meth:`AdversarialModel.players` builds the trainer's
+:class:`~genzoo.models.base.Player` list from them, and :meth:`AdversarialModel.loss`
+sums their losses (for logging and the contract tests only). The common pair is
+``(DISCRIMINATOR, GENERATOR)``; models with more players list theirs the same way (the
+adversarial autoencoder three, cyclegan one for both generators and one per
+discriminator). A role may depend on a Config key (``when``): srgan trains its
+discriminator only while ``adversarial_weight`` is non-zero.
 
-The trainer's ``train.ema`` keeps an exponential moving average of the weights, which
-``genzoo sample``/``eval`` use by default (``--weights auto``): the EMA generator of
-Yazici et al. (2019). Logged per step: the players' losses, ``d_real`` and ``d_fake``
-(D's mean probability of "real" for the logistic losses, its mean output otherwise) and,
-from the trainer, each player's gradient norm.
+Shared here as well: the GAN losses of :mod:`genzoo.models.adversarial.losses` with D's
+logged outputs (:meth:`AdversarialModel.judge`, :meth:`AdversarialModel.fool`), spectral
+norm on every critic role's modules (``spectral_norm``, :meth:`AdversarialModel.finish`),
+packing (``pack``, PacGAN) and, for the models that map noise to data (gan, dcgan, cgan),
+:class:`NoiseGAN` with its :class:`AdversarialConfig`: the loss choice, the number of
+critic steps, two learning rates (TTUR, Heusel et al. 2017) and the gradient penalty.
+
+EMA of the generator: the trainer's ``train.ema`` keeps an exponential moving average of
+the weights, which ``genzoo sample``/``eval`` use by default (``--weights auto``): the
+EMA generator of Yazici et al. (2019); the discriminator's average rides along unused.
+Logged per step: the players' losses, ``d_real`` and ``d_fake`` (D's mean probability of
+"real" for the logistic losses, its mean output otherwise) and, from the trainer, each
+player's gradient norm.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -31,9 +43,129 @@ from genzoo.nn import rand
 from genzoo.nn.values import from_unit, to_unit
 
 
+# ---- players, declared ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Role:
+    """One player of the game, declared on the model class.
+
+    Args:
+        name: the player's name (logs, optimizer state in checkpoints: keep it stable).
+        modules: attributes of the model whose parameters this player updates, in order.
+        loss: name of the model method ``batch -> dict`` with ``"loss"`` it minimizes.
+        lr: the Config key of its learning rate.
+        betas: its Adam betas: a Config key, fixed numbers, or None (the trainer's).
+        steps: the Config key of its updates per training step (e.g. ``n_critic``); None: 1.
+        critic: a discriminator/critic (spectral norm applies to its modules).
+        when: a Config key; the player exists only while that value is truthy.
+        summary: how :meth:`AdversarialModel.loss` reports it: None merges all its
+            outputs, a name reports its loss alone under that key.
+    """
+
+    name: str
+    modules: tuple[str, ...]
+    loss: str
+    lr: str
+    betas: str | tuple[float, float] | None = None
+    steps: str | None = None
+    critic: bool = False
+    when: str | None = None
+    summary: str | None = None
+
+
+GAN_BETAS = (0.5, 0.999)  # Radford et al.'s Adam betas, the family's default
+#: the usual pair: D (``n_critic`` steps, ``lr_d``) then G (``lr_g``), betas from ``betas``.
+DISCRIMINATOR = Role("discriminator", ("discriminator",), "discriminator_loss", lr="lr_d", betas="betas",
+                     steps="n_critic", critic=True)
+GENERATOR = Role("generator", ("generator",), "generator_loss", lr="lr_g", betas="betas")
+
+
+class AdversarialModel(GenerativeModel):
+    """Base class of every adversarial model; no likelihood.
+
+    Subclasses set ``roles`` (default: :data:`DISCRIMINATOR` then :data:`GENERATOR`),
+    build the modules the roles name and write the loss methods they name.
+    """
+
+    likelihood = None
+    family = "adversarial"
+    roles: ClassVar[tuple[Role, ...]] = (DISCRIMINATOR, GENERATOR)
+
+    # ---- settings a Config may lack ------------------------------------------------------
+    def setting(self, key: str, default: Any) -> Any:
+        """Config value ``key``; ``default`` for models whose Config has no such key (a
+        model without ``pack`` does not pack, one without ``spectral_norm`` has none)."""
+        return getattr(self.config, key, default)
+
+    @property
+    def gan_loss(self) -> str:
+        """The GAN loss of :mod:`~genzoo.models.adversarial.losses` this game plays."""
+        return str(self.setting("loss", "non_saturating"))
+
+    # ---- players ---------------------------------------------------------------------------
+    def active_roles(self) -> tuple[Role, ...]:
+        """The declared roles whose ``when`` key (if any) is set."""
+        return tuple(r for r in self.roles if r.when is None or self.setting(r.when, False))
+
+    def player(self, role: Role) -> Player:
+        """The trainer's Player for ``role``: its modules' parameters, loss and settings."""
+        params = [p for m in role.modules for p in getattr(self, m).parameters()]
+        betas = getattr(self.config, role.betas) if isinstance(role.betas, str) else role.betas
+        return Player(role.name, params, getattr(self, role.loss),
+                      steps=int(getattr(self.config, role.steps)) if role.steps else 1,
+                      lr=float(getattr(self.config, role.lr)), betas=None if betas is None else tuple(betas))
+
+    def players(self) -> list[Player]:
+        """One Player per active role, in the declared order."""
+        return [self.player(r) for r in self.active_roles()]
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Every active player's outputs with their losses summed (logging and tests only)."""
+        out: dict[str, torch.Tensor] = {}
+        total: torch.Tensor | None = None
+        for role in self.active_roles():
+            o = getattr(self, role.loss)(batch)
+            out.update({role.summary: o["loss"].detach()} if role.summary else o)
+            total = o["loss"] if total is None else total + o["loss"]
+        assert total is not None, "an adversarial model declares at least one role"
+        out["loss"] = total
+        return out
+
+    def finish(self) -> None:
+        """Call at the end of ``__init__``: spectral norm on every critic's modules when
+        the Config asks for it."""
+        if self.setting("spectral_norm", False):
+            for role in self.roles:
+                if role.critic:
+                    for m in role.modules:
+                        losses.spectral_norm_all(getattr(self, m))
+
+    # ---- the losses ------------------------------------------------------------------------
+    def judge(self, r: torch.Tensor, f: torch.Tensor, *, penalty: torch.Tensor | None = None
+              ) -> dict[str, torch.Tensor]:
+        """A discriminator's loss and logs from its outputs on real ``r`` and fake ``f``
+        (plus a gradient ``penalty`` when given)."""
+        kind = self.gan_loss
+        loss = losses.discriminator_loss(kind, r, f)
+        extra: dict[str, torch.Tensor] = {}
+        if penalty is not None:
+            loss = loss + penalty
+            extra["gradient_penalty"] = penalty.detach()
+        return {"loss": loss, "d_loss": loss.detach(), "d_real": losses.d_probability(kind, r).detach(),
+                "d_fake": losses.d_probability(kind, f).detach(), **extra}
+
+    def fool(self, f: torch.Tensor) -> torch.Tensor:
+        """The generator's adversarial loss from D's outputs ``f`` on its fakes."""
+        return losses.generator_loss(self.gan_loss, f)
+
+    def packed(self, u: torch.Tensor) -> torch.Tensor:
+        """``u`` in groups of ``pack`` for the discriminator (PacGAN; 1 without ``pack``)."""
+        return losses.pack(u, int(self.setting("pack", 1)))
+
+
+# ---- the GANs that map noise to data: gan, dcgan, cgan ------------------------------------
 @dataclass
 class AdversarialConfig:
-    """The game's settings, shared by every two-player GAN.
+    """The game's settings, shared by the noise-to-data GANs (gan, dcgan, cgan).
 
     Args:
         latent_dim: size of the noise z ~ N(0, I).
@@ -74,39 +206,15 @@ class AdversarialConfig:
         return not self.spectral_norm and self.loss != "wasserstein_gp"
 
 
-def two_players(discriminator: nn.Module, d_loss, generator: nn.Module, g_loss, *, lr_d: float, lr_g: float,
-                betas: tuple[float, float] = (0.5, 0.999), n_critic: int = 1) -> list[Player]:
-    """The discriminator (``n_critic`` updates per step) then the generator, each with Adam."""
-    return [Player("discriminator", list(discriminator.parameters()), d_loss, steps=n_critic, lr=lr_d,
-                   betas=tuple(betas)),
-            Player("generator", list(generator.parameters()), g_loss, lr=lr_g, betas=tuple(betas))]
+class NoiseGAN(AdversarialModel):
+    """A generator of noise and a discriminator, the game set by :class:`AdversarialConfig`.
 
+    A subclass builds ``self.generator`` (z (B, latent), labels -> data in [-1, 1]) and
+    ``self.discriminator`` (packed data in [-1, 1], labels -> one output per packed group),
+    calls :meth:`finish`, and may override :meth:`labels_for` and :meth:`sample_labels`
+    for class conditioning. Completion by GAN inversion (Yeh et al. 2017) comes with it.
+    """
 
-def summed(d: dict[str, torch.Tensor], g: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Both players' outputs with their losses summed (for logging and the contract tests)."""
-    return {**d, **g, "loss": d["loss"] + g["loss"]}
-
-
-class TwoPlayers:
-    """Mixin of a model with ``discriminator``/``discriminator_loss`` and
-    ``generator``/``generator_loss``: both trained at one learning rate ``config.lr``
-    (models with more settings override ``players``), ``loss`` their sum."""
-
-    def players(self) -> list[Player]:
-        lr = self.config.lr  # type: ignore[attr-defined]
-        return two_players(self.discriminator, self.discriminator_loss,  # type: ignore[attr-defined]
-                           self.generator, self.generator_loss, lr_d=lr, lr_g=lr)  # type: ignore[attr-defined]
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Both players' losses summed (for logging and the contract tests only)."""
-        return summed(self.discriminator_loss(batch), self.generator_loss(batch))  # type: ignore[attr-defined]
-
-
-class AdversarialModel(TwoPlayers, GenerativeModel):
-    """Base class of the generator/discriminator GANs; no likelihood."""
-
-    likelihood = None
-    family = "adversarial"
     capabilities: tuple[str, ...] = ("complete",)
     generator: nn.Module
     discriminator: nn.Module
@@ -114,11 +222,6 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
     def __init__(self, config: Any, spec: DataSpec) -> None:
         super().__init__(config, spec)
         self.num_classes: int | None = None
-
-    def finish(self) -> None:
-        """Call at the end of ``__init__``: spectral norm on D when asked."""
-        if self.config.spectral_norm:
-            losses.spectral_norm_all(self.discriminator)
 
     # ---- conditioning --------------------------------------------------------------
     def labels_for(self, batch: Batch, n: int) -> torch.Tensor | None:
@@ -130,9 +233,12 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
 
     def critic(self, u: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """D's outputs for data ``u`` (B, ...) in [-1, 1]: one per group of ``pack`` (B // pack,)."""
+        return self.discriminator(self.packed(u), self._group_labels(y, u.shape[0]))
+
+    def _group_labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """One label per packed group of ``n`` examples (a packed group shares its label)."""
         m = self.config.pack
-        y = None if y is None else y[: u.shape[0] - u.shape[0] % m : m]
-        return self.discriminator(losses.pack(u, m), y)
+        return None if y is None else y[: n - n % m : m]
 
     # ---- the two players -----------------------------------------------------------
     def discriminator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -146,30 +252,19 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
         fake = self.generator(self._noise(n), y).detach()
         # real and fake pass D separately, so batch norm never mixes their statistics
         r, f = self.critic(real, y), self.critic(fake, y)
-        loss = losses.discriminator_loss(c.loss, r, f)
-        out = {"d_real": losses.d_probability(c.loss, r).detach(), "d_fake": losses.d_probability(c.loss, f).detach()}
+        gp = None
         if c.loss == "wasserstein_gp" and c.gp_weight > 0:
-            m = c.pack
-            yp = None if y is None else y[: n - n % m : m]
-            gp = losses.gradient_penalty(self.discriminator, losses.pack(real, m), losses.pack(fake, m), weight=c.gp_weight,
-                                      y=yp)
-            loss = loss + gp
-            out["gradient_penalty"] = gp.detach()
-        return {"loss": loss, "d_loss": loss.detach(), **out}
+            gp = losses.gradient_penalty(self.discriminator, self.packed(real), self.packed(fake), weight=c.gp_weight,
+                                         y=self._group_labels(y, n))
+        return self.judge(r, f, penalty=gp)
 
     def generator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """G's loss on a batch of fakes (the gradients left on D are zeroed by the trainer)."""
         n = batch["x"].shape[0]
         y = self.labels_for(batch, n)
         f = self.critic(self.generator(self._noise(n), y), y)
-        loss = losses.generator_loss(self.config.loss, f)
-        return {"loss": loss, "g_loss": loss.detach(), "d_fake": losses.d_probability(self.config.loss, f).detach()}
-
-    def players(self) -> list[Player]:
-        """The discriminator (``n_critic`` updates per step), then the generator."""
-        c = self.config
-        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
-                           lr_d=c.lr_d, lr_g=c.lr_g, betas=c.betas, n_critic=c.n_critic)
+        loss = self.fool(f)
+        return {"loss": loss, "g_loss": loss.detach(), "d_fake": losses.d_probability(self.gan_loss, f).detach()}
 
     # ---- sampling ------------------------------------------------------------------
     def sample_labels(self, n: int, condition: torch.Tensor | None,
@@ -229,7 +324,7 @@ class AdversarialModel(TwoPlayers, GenerativeModel):
         for _ in range(steps):
             g = self.generator(z, y)
             context = (weight * (g - u).abs()).flatten(1).sum(1)  # (n,)
-            d = self.discriminator(losses.pack(g.repeat_interleave(m, 0), m), y)
+            d = self.discriminator(self.packed(g.repeat_interleave(m, 0)), y)
             perceptual = torch.nn.functional.softplus(-d)  # -log D(G(z)), (n,)
             loss = (context + prior_weight * perceptual).sum()
             opt.zero_grad(set_to_none=True)

@@ -24,7 +24,7 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
-from genzoo.models.adversarial.base import AdversarialConfig, AdversarialModel
+from genzoo.models.adversarial.base import AdversarialConfig, NoiseGAN
 from genzoo.models.adversarial.dcgan import dcgan_init
 from genzoo.models.base import Batch
 from genzoo.models.registry import register
@@ -106,7 +106,7 @@ class ProjectionDiscriminator(nn.Module):
 
 
 @register
-class CGAN(AdversarialModel):
+class CGAN(NoiseGAN):
     """Class-conditional GAN for labelled images (H, W divisible by 4); no likelihood."""
 
     name = "cgan"
@@ -117,7 +117,7 @@ class CGAN(AdversarialModel):
     def __init__(self, config: CGANConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         c, h, w = spec.shape
-        self.num_classes = int(spec.num_classes)  # type: ignore[arg-type]
+        self.num_classes = int(spec.num_classes or 0)  # check_spec asked for labels
         self.generator = CondGenerator(config.latent_dim, c, h, w, config.channels, self.num_classes)
         self.discriminator = ProjectionDiscriminator(c, config.channels, self.num_classes)
         self.apply(dcgan_init)

@@ -27,10 +27,10 @@ import torch.nn.functional as F
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
-from genzoo.models.adversarial import losses
+from genzoo.models.adversarial.base import GAN_BETAS, Role
 from genzoo.models.adversarial.image2image import PatchGAN, UNet
 from genzoo.models.adversarial.translation import TranslationConfig, TranslationModel
-from genzoo.models.base import Batch, Player
+from genzoo.models.base import Batch
 from genzoo.models.registry import register
 from genzoo.nn.values import from_unit, to_unit
 
@@ -65,6 +65,13 @@ class CycleGAN(TranslationModel):
 
     name = "cyclegan"
     Config = CycleGANConfig
+    #: one optimizer for both generators, then D_A, then D_B; ``loss`` reports the
+    #: discriminators' losses as ``d_a`` and ``d_b`` beside the generators' outputs
+    roles = (Role("generators", ("g_ab", "g_ba"), "generators_loss", lr="lr", betas=GAN_BETAS),
+             Role("discriminator_a", ("d_a",), "discriminator_a_loss", lr="lr", betas=GAN_BETAS, critic=True,
+                  summary="d_a"),
+             Role("discriminator_b", ("d_b",), "discriminator_b_loss", lr="lr", betas=GAN_BETAS, critic=True,
+                  summary="d_b"))
 
     def __init__(self, config: CycleGANConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -87,7 +94,7 @@ class CycleGAN(TranslationModel):
         c = self.config
         a, b = self._domains(batch)
         fake_b, fake_a = self.g_ab(a), self.g_ba(b)
-        adv = losses.generator_loss(c.loss, self.d_b(fake_b)) + losses.generator_loss(c.loss, self.d_a(fake_a))
+        adv = self.fool(self.d_b(fake_b)) + self.fool(self.d_a(fake_a))
         cycle = F.l1_loss(self.g_ba(fake_b), a) + F.l1_loss(self.g_ab(fake_a), b)
         loss = adv + c.cycle_weight * cycle
         out = {"adversarial": adv.detach(), "cycle": cycle.detach()}
@@ -98,10 +105,7 @@ class CycleGAN(TranslationModel):
         return {"loss": loss, **out}
 
     def _d_loss(self, d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-        r, f = d(real), d(fake.detach())
-        loss = losses.discriminator_loss(self.config.loss, r, f)
-        return {"loss": loss, "d_real": losses.d_probability(self.config.loss, r).detach(),
-                "d_fake": losses.d_probability(self.config.loss, f).detach()}
+        return self.judge(d(real), d(fake.detach()))
 
     def discriminator_a_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = self._domains(batch)
@@ -110,18 +114,6 @@ class CycleGAN(TranslationModel):
     def discriminator_b_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = self._domains(batch)
         return self._d_loss(self.d_b, b, self.g_ab(a))
-
-    def players(self) -> list[Player]:
-        lr, betas = self.config.lr, (0.5, 0.999)
-        gens = list(self.g_ab.parameters()) + list(self.g_ba.parameters())
-        return [Player("generators", gens, self.generators_loss, lr=lr, betas=betas),
-                Player("discriminator_a", list(self.d_a.parameters()), self.discriminator_a_loss, lr=lr, betas=betas),
-                Player("discriminator_b", list(self.d_b.parameters()), self.discriminator_b_loss, lr=lr, betas=betas)]
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        g, da, db = self.generators_loss(batch), self.discriminator_a_loss(batch), self.discriminator_b_loss(batch)
-        return {**g, "d_a": da["loss"].detach(), "d_b": db["loss"].detach(),
-                "loss": g["loss"] + da["loss"] + db["loss"]}
 
     # ---- translation -----------------------------------------------------------------
     @torch.no_grad()

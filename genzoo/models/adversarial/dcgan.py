@@ -5,7 +5,7 @@ Generative Adversarial Networks", ICLR 2016: a generator of transposed convoluti
 batch norm and ReLU ending in tanh, a discriminator of strided convolutions with batch
 norm and LeakyReLU(0.2), Adam with lr 2e-4 and beta1 = 0.5, weights drawn from N(0, 0.02).
 
-The game (:class:`~genzoo.models.adversarial.base.AdversarialModel`) is Goodfellow et
+The game (:class:`~genzoo.models.adversarial.base.NoiseGAN`) is Goodfellow et
 al.'s by default, with the non-saturating generator loss; ``loss`` selects minimax, hinge,
 least squares or Wasserstein with gradient penalty. Options of the later literature:
 ``spectral_norm`` on the discriminator (Miyato et al. 2018), ``n_critic`` discriminator
@@ -27,7 +27,7 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import IncompatibleDataError
-from genzoo.models.adversarial.base import AdversarialConfig, AdversarialModel
+from genzoo.models.adversarial.base import AdversarialConfig, NoiseGAN
 from genzoo.models.registry import register
 
 
@@ -100,7 +100,7 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 @register
-class DCGAN(AdversarialModel):
+class DCGAN(NoiseGAN):
     """DCGAN for images whose height and width divide by 4; no likelihood."""
 
     name = "dcgan"

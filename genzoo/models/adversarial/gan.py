@@ -10,7 +10,7 @@ For vectors (toy 2-D data, feature vectors) and flattened images of any value ty
 generator ends in tanh, in [-1, 1], which ``sample`` maps into the data's own space
 (:func:`genzoo.nn.values.from_unit`). Every loss of :mod:`genzoo.models.adversarial.losses`, packing,
 ``n_critic``, TTUR and spectral norm come from
-:class:`~genzoo.models.adversarial.base.AdversarialModel`. No likelihood.
+:class:`~genzoo.models.adversarial.base.NoiseGAN`. No likelihood.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
-from genzoo.models.adversarial.base import AdversarialConfig, AdversarialModel
+from genzoo.models.adversarial.base import AdversarialConfig, NoiseGAN
 from genzoo.models.registry import register
 
 
@@ -88,7 +88,7 @@ class MLPDiscriminator(nn.Module):
 
 
 @register
-class GAN(AdversarialModel):
+class GAN(NoiseGAN):
     """MLP GAN for vectors and flattened images; no likelihood."""
 
     name = "gan"

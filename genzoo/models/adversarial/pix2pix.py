@@ -24,8 +24,7 @@ import torch.nn.functional as F
 
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
-from genzoo.models.adversarial import losses
-from genzoo.models.adversarial.base import TwoPlayers
+from genzoo.models.adversarial.base import GAN_BETAS, Role
 from genzoo.models.adversarial.image2image import PatchGAN, UNet
 from genzoo.models.adversarial.translation import TranslationConfig, TranslationModel
 from genzoo.models.base import Batch
@@ -51,11 +50,13 @@ class Pix2PixConfig(TranslationConfig):
 
 
 @register
-class Pix2Pix(TwoPlayers, TranslationModel):
+class Pix2Pix(TranslationModel):
     """Paired image-to-image translation (U-Net + PatchGAN, L1 + adversarial); no likelihood."""
 
     name = "pix2pix"
     Config = Pix2PixConfig
+    roles = (Role("discriminator", ("discriminator",), "discriminator_loss", lr="lr", betas=GAN_BETAS, critic=True),
+             Role("generator", ("generator",), "generator_loss", lr="lr", betas=GAN_BETAS))
 
     def __init__(self, config: Pix2PixConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -67,16 +68,12 @@ class Pix2Pix(TwoPlayers, TranslationModel):
     def discriminator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = self.source(batch), to_unit(batch["x"].to(self.device), self.spec)
         fake = self.generator(a).detach()
-        r = self.discriminator(torch.cat([a, b], 1))
-        f = self.discriminator(torch.cat([a, fake], 1))
-        loss = losses.discriminator_loss(self.config.loss, r, f)
-        return {"loss": loss, "d_loss": loss.detach(), "d_real": losses.d_probability(self.config.loss, r).detach(),
-                "d_fake": losses.d_probability(self.config.loss, f).detach()}
+        return self.judge(self.discriminator(torch.cat([a, b], 1)), self.discriminator(torch.cat([a, fake], 1)))
 
     def generator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = self.source(batch), to_unit(batch["x"].to(self.device), self.spec)
         fake = self.generator(a)
-        adv = losses.generator_loss(self.config.loss, self.discriminator(torch.cat([a, fake], 1)))
+        adv = self.fool(self.discriminator(torch.cat([a, fake], 1)))
         l1 = F.l1_loss(fake, b)
         return {"loss": adv + self.config.l1_weight * l1, "adversarial": adv.detach(), "l1": l1.detach()}
 

@@ -19,7 +19,8 @@ and sharpness.
 ``sample(n, condition=low_res)`` super-resolves the given low-resolution images (values
 in [-1, 1], (n, C, H/4, W/4)); without a condition it super-resolves low-resolution
 versions of training images kept when training started. ``superresolve(x_low)`` maps
-data-space low-res images to data-space high-res ones. No likelihood.
+data-space (or, with ``unit=True``, [-1, 1]) low-res images to data-space high-res ones,
+``upscale(low)`` gives the generator's unquantised estimate in [-1, 1]. No likelihood.
 """
 
 from __future__ import annotations
@@ -34,9 +35,8 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
-from genzoo.models.adversarial import losses
-from genzoo.models.adversarial.base import summed, two_players
-from genzoo.models.base import Batch, GenerativeModel, Player
+from genzoo.models.adversarial.base import AdversarialModel, Role
+from genzoo.models.base import Batch
 from genzoo.models.registry import register
 from genzoo.nn import rand
 from genzoo.nn.values import from_unit, to_unit
@@ -120,16 +120,25 @@ class SRDiscriminator(nn.Module):
         return self.net(x).squeeze(-1)
 
 
+SR_BETAS = (0.9, 0.999)  # Adam's defaults, as in the paper
+
+
 @register
-class SRGAN(GenerativeModel):
+class SRGAN(AdversarialModel):
     """x4 super-resolution GAN (or, with ``adversarial_weight=0``, SRResNet-MSE); no likelihood."""
 
     name = "srgan"
     Config = SRGANConfig
-    likelihood = None
     accepts = (("image", "*"),)
     capabilities = ("conditional", "superres")
-    family = "adversarial"
+    #: the discriminator only while the adversarial loss is on, then the generator
+    roles = (Role("discriminator", ("discriminator",), "discriminator_loss", lr="lr_d", betas=SR_BETAS, critic=True,
+                  when="adversarial_weight"),
+             Role("generator", ("generator",), "generator_loss", lr="lr_g", betas=SR_BETAS))
+
+    @property
+    def gan_loss(self) -> str:
+        return "non_saturating"  # the paper's; not a setting
 
     def __init__(self, config: SRGANConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -155,10 +164,7 @@ class SRGAN(GenerativeModel):
     def discriminator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         hr = to_unit(batch["x"].to(self.device), self.spec)
         sr = self.generator(low_res(hr)).detach()
-        r, f = self.discriminator(hr), self.discriminator(sr)
-        loss = losses.discriminator_loss("non_saturating", r, f)
-        return {"loss": loss, "d_loss": loss.detach(), "d_real": torch.sigmoid(r).mean().detach(),
-                "d_fake": torch.sigmoid(f).mean().detach()}
+        return self.judge(self.discriminator(hr), self.discriminator(sr))
 
     def generator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Pixel MSE (content) plus the weighted adversarial loss."""
@@ -168,35 +174,32 @@ class SRGAN(GenerativeModel):
         out = {"content": content.detach()}
         loss = content
         if self.config.adversarial_weight > 0:
-            adv = losses.generator_loss("non_saturating", self.discriminator(sr))
+            adv = self.fool(self.discriminator(sr))
             loss = loss + self.config.adversarial_weight * adv
             out["adversarial"] = adv.detach()
         return {"loss": loss, **out}
 
-    def players(self) -> list[Player]:
-        """The discriminator (only when the adversarial loss is on), then the generator."""
-        c = self.config
-        if c.adversarial_weight == 0:
-            return [Player("generator", list(self.generator.parameters()), self.generator_loss, lr=c.lr_g,
-                           betas=(0.9, 0.999))]
-        return two_players(self.discriminator, self.discriminator_loss, self.generator, self.generator_loss,
-                           lr_d=c.lr_d, lr_g=c.lr_g, betas=(0.9, 0.999))
-
-    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
-        g = self.generator_loss(batch)
-        if self.config.adversarial_weight == 0:
-            return g
-        return summed(self.discriminator_loss(batch), g)
-
     # ---- super-resolution ------------------------------------------------------------
     @torch.no_grad()
-    def superresolve(self, x_low: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Low-res images in the data's own space (B, C, H/4, W/4) -> (B, C, H, W)."""
+    def upscale(self, low: torch.Tensor) -> torch.Tensor:
+        """The generator's estimate, unquantised: low-res images in [-1, 1]
+        (B, C, H/4, W/4) -> high-res ones in [-1, 1] (B, C, H, W)."""
         c, h, w = self.spec.shape
-        if tuple(x_low.shape[1:]) != (c, h // FACTOR, w // FACTOR):
+        if tuple(low.shape[1:]) != (c, h // FACTOR, w // FACTOR):
             raise GenzooError(f"low-resolution input must be (B, {c}, {h // FACTOR}, {w // FACTOR}), "
-                              f"got {tuple(x_low.shape)}")
-        return from_unit(self.generator(to_unit(x_low.to(self.device), self.spec)), self.spec, generator=generator)
+                              f"got {tuple(low.shape)}")
+        return self.generator(low.to(self.device))
+
+    @torch.no_grad()
+    def superresolve(self, x_low: torch.Tensor, *, generator: torch.Generator | None = None, unit: bool = False,
+                     stochastic: bool = True) -> torch.Tensor:
+        """Low-res images (B, C, H/4, W/4) -> high-res ones in the data's own space (B, C, H, W).
+
+        ``x_low`` is in the data's own space, or with ``unit`` in [-1, 1] (the 4x4 average of
+        binary or categorical images is grey, not a data value). Binary outputs are drawn
+        with ``generator``, or thresholded when ``stochastic`` is False."""
+        low = x_low if unit else to_unit(x_low.to(self.device), self.spec)
+        return from_unit(self.upscale(low), self.spec, generator=generator, stochastic=stochastic)
 
     @torch.no_grad()
     def sample(self, n: int, *, condition: torch.Tensor | None = None,

@@ -35,8 +35,8 @@ from torch.nn.utils.parametrizations import weight_norm
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
-from genzoo.models.adversarial.base import TwoPlayers
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.adversarial.base import GAN_BETAS, AdversarialModel, Role
+from genzoo.models.base import Batch
 from genzoo.models.registry import register
 from genzoo.nn import rand
 from genzoo.nn.values import from_unit, to_unit
@@ -101,19 +101,20 @@ class NoisyDiscriminator(nn.Module):
 
 
 @register
-class SSGAN(TwoPlayers, GenerativeModel):
+class SSGAN(AdversarialModel):
     """Semi-supervised GAN: a generator, and a discriminator that classifies; no likelihood."""
 
     name = "ssgan"
     Config = SSGANConfig
-    likelihood = None
     accepts = (("image", "*"), ("vector", "*"))
     capabilities = ("classify",)
-    family = "adversarial"
+    #: both players at the one ``lr``, Adam betas 0.5, 0.999
+    roles = (Role("discriminator", ("discriminator",), "discriminator_loss", lr="lr", betas=GAN_BETAS, critic=True),
+             Role("generator", ("generator",), "generator_loss", lr="lr", betas=GAN_BETAS))
 
     def __init__(self, config: SSGANConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        K = int(spec.num_classes)  # type: ignore[arg-type]
+        K = int(spec.num_classes or 0)  # check_spec asked for labels
         self.num_classes = K
         layers: list[nn.Module] = []
         width = config.latent_dim

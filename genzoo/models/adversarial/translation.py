@@ -14,7 +14,8 @@ from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import IncompatibleDataError
 from genzoo.models.adversarial import losses
-from genzoo.models.base import Batch, GenerativeModel
+from genzoo.models.adversarial.base import AdversarialModel
+from genzoo.models.base import Batch
 from genzoo.nn import rand
 from genzoo.nn.values import to_unit
 
@@ -45,17 +46,17 @@ class TranslationConfig:
         choice(self.loss, tuple(x for x in losses.LOSSES if x != "wasserstein_gp"), "loss")
 
 
-class TranslationModel(GenerativeModel):
-    """Base class: translates source images into target images; no likelihood."""
+class TranslationModel(AdversarialModel):
+    """Base class: translates source images into target images; no likelihood. Every
+    player trains at the one ``lr`` with Adam betas 0.5, 0.999 (each model lists its roles)."""
 
-    likelihood = None
     accepts = (("image", "binary"), ("image", "continuous"))
     capabilities = ("conditional", "translate")
-    family = "adversarial"
 
     def __init__(self, config: Any, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        self.src_shape: tuple[int, int, int] = tuple(int(v) for v in spec.extra["source_shape"])  # type: ignore
+        c, h, w = (int(v) for v in spec.extra["source_shape"])
+        self.src_shape = (c, h, w)
         self.register_buffer("kept", torch.zeros(KEPT, *self.src_shape))
 
     @classmethod
