@@ -9,6 +9,9 @@ image as another class ("analogies").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
 from genzoo.errors import GenzooError
@@ -94,3 +97,63 @@ def analogies(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, means: t
     shifted = z.unsqueeze(1) - means[y].unsqueeze(1) + means.unsqueeze(0)  # (B, K, D)
     b, k, d = shifted.shape
     return _decode(model, shifted.reshape(b * k, d)).reshape(b, k, *model.spec.shape)
+
+
+@dataclass
+class Interpolation:
+    """What ``genzoo interpolate`` draws: ``grid`` (rows, columns, *shape) in the data's
+    space, a sentence saying what the rows are, and a short tag for the file name."""
+
+    grid: torch.Tensor
+    what: str
+    tag: str
+
+
+def interpolate_run(loaded: Any, *, mode: str = "slerp", steps: int = 10, pairs: int = 6, random: bool = False,
+                    arithmetic: bool = False, seed: int = 0) -> Interpolation:
+    """Latent walks of a trained run (a :class:`genzoo.run.LoadedRun`): between encoded
+    test images (first and last columns: the originals, then their decodings at the ends
+    of the path), between random prior codes (``random``), or each test image re-drawn as
+    every class (``arithmetic``)."""
+    from genzoo.run import load_data
+
+    model, spec = loaded.model, loaded.spec
+    if pairs < 1:
+        raise GenzooError("--pairs must be >= 1")
+    model.require("decode")
+    if spec.kind != "image":
+        raise GenzooError(f"interpolate draws image grids; {spec.name!r} holds {spec.kind}s")
+    g = torch.Generator().manual_seed(seed)
+    if arithmetic:
+        if not spec.num_classes:
+            raise GenzooError(f"latent arithmetic needs labelled data; {spec.name!r} has no labels")
+        data = load_data(loaded.run, download=False)
+        train, test = data.fixed("train"), data.fixed("test")
+        means = None if model.has("conditional") else class_means(encode(model, train.x), train.y, spec.num_classes)
+        pick = torch.randperm(len(test), generator=g)[:pairs]
+        rows = analogies(model, test.x[pick], test.y[pick], means)
+        return Interpolation(torch.cat([test.x[pick].unsqueeze(1), rows], dim=1),  # original, then each class
+                             f"latent arithmetic: each row is a test image, then it re-drawn as class "
+                             f"0..{spec.num_classes - 1}", "arithmetic")
+    labels = None
+    if random:
+        d = int(getattr(model.config, "latent_dim", 0)) or None
+        if d is None:
+            raise GenzooError(f"model {model.name!r} has no latent_dim; use test images instead of --random")
+        z0, z1 = torch.randn(pairs, d, generator=g), torch.randn(pairs, d, generator=g)
+        if model.has("conditional"):  # one random label per row
+            labels = torch.randint(0, spec.num_classes, (pairs,), generator=g)
+        rows = interpolation(model, z0, z1, steps=steps, mode=mode, condition=labels)
+        return Interpolation(rows, f"{mode} interpolation between random codes", mode)
+    test = load_data(loaded.run, download=False).fixed("test")
+    pick = torch.randperm(len(test), generator=g)[: 2 * pairs]
+    a, b = test.x[pick[:pairs]], test.x[pick[pairs:]]
+    if len(b) < len(a):
+        raise GenzooError("not enough test images for that many --pairs")
+    if model.has("conditional"):  # each row keeps the label of its first image
+        labels = test.y[pick[:pairs]]
+    z0, z1 = encode(model, a, condition=labels), encode(model, b, condition=labels)
+    rows = interpolation(model, z0, z1, steps=steps, mode=mode, condition=labels)
+    return Interpolation(torch.cat([a.unsqueeze(1), rows, b.unsqueeze(1)], dim=1),
+                         f"{mode} interpolation between two test images (first and last columns: the originals)",
+                         mode)
