@@ -32,6 +32,9 @@ def test_sample_with_sampler_options_guidance_and_a_label(runs, tmp_path, capsys
                  "--out", str(tmp_path / "a.png")]) == 0
     assert main(["sample", str(runs["fm"]), "-n", "2", "--sampler", "midpoint", "--steps", "3",
                  "--out", str(tmp_path / "b.png")]) == 0
+    assert main(["sample", str(runs["ddpm"]), "-n", "2", "--gif", str(tmp_path / "c.gif"), "--chain-steps", "4",
+                 "--frames", "2"]) == 0
+    assert (tmp_path / "c.gif").exists()
     capsys.readouterr()
 
 

@@ -181,3 +181,11 @@ def test_training_lowers_the_loss_on_toy_data():
     after = sum(float(model.loss({"x": x})["loss"]) for _ in range(20))
     assert after < 0.8 * before
     assert timesteps(50, 5) == [50, 40, 30, 20, 10, 0]
+
+
+def test_the_chain_ends_at_the_sample_drawn_with_the_same_seed():
+    model = build_model("ddpm", IMG, SMALL)
+    _randomize_output(model)
+    frames = model.sample_chain(3, steps=10, every=5, generator=torch.Generator().manual_seed(8))
+    x = model.sample(3, steps=10, generator=torch.Generator().manual_seed(8))
+    assert frames.shape == (3, 3, 1, 4, 4) and torch.equal(frames[-1], x)

@@ -89,8 +89,8 @@ class DiffusionModel(GenerativeModel):
     def __init__(self, config: DiffusionNetConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         self.num_classes = spec.num_classes if config.conditional and spec.num_classes else None
-        if self.num_classes:
-            self.capabilities = ("complete", "conditional")
+        self.capabilities = ("complete", *(("conditional",) if self.num_classes else ()),
+                             *(("chain",) if spec.kind == "image" else ()))
         if spec.kind == "image":
             self.net: torch.nn.Module = UNet(
                 spec.shape, channels=config.channels, channel_mults=tuple(config.channel_mults),
@@ -186,10 +186,33 @@ class DiffusionModel(GenerativeModel):
 
         return to_unit(x.to(self.device), self.spec)
 
-    def _data(self, u: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _data(self, u: torch.Tensor, generator: torch.Generator | None, stochastic: bool = True) -> torch.Tensor:
+        """[-1, 1] -> the data's space (binary drawn with ``generator`` unless not ``stochastic``)."""
         from genzoo.nn.values import from_unit
 
-        return from_unit(u.clamp(-1, 1), self.spec, generator=generator)
+        return from_unit(u.clamp(-1, 1), self.spec, generator=generator, stochastic=stochastic)
+
+    # ---- the sampling chain (genzoo sample --gif) -------------------------------------
+    def _chain(self, n: int, *, labels: torch.Tensor | None, steps: int, sampler: str, eta: float,
+               guidance: float, generator: torch.Generator | None, every: int = 0
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The model's sampler from noise: (final state, states after every ``every`` steps)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample_chain(self, n: int, *, steps: int, generator: torch.Generator | None = None, every: int = 1,
+                     condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Frames of ``n`` sampling chains of ``steps`` sampler steps (default sampler): the
+        noise and the state after every ``every`` steps, shown in the data's space
+        (binary thresholded): (1 + steps // every, n, *shape)."""
+        if every < 1:
+            raise GenzooError(f"every must be >= 1, got {every}")
+        labels, steps, sampler, eta, guidance = self.sampling_options(
+            n, condition=condition, steps=steps, sampler=None, eta=None, guidance=None)
+        with eval_mode(self):
+            _, frames = self._chain(n, labels=labels, steps=steps, sampler=sampler, eta=eta, guidance=guidance,
+                                    generator=generator, every=every)
+        return torch.stack([self._data(f, None, stochastic=False) for f in frames])
 
     def repaint(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
                 steps: int | None = None, jump_length: int | None = None, jump_count: int | None = None,

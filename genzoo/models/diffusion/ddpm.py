@@ -164,19 +164,30 @@ class DDPM(DiffusionModel):
             raise GenzooError("eta is an option of the ddim sampler; the ddpm sampler's noise is fixed")
         labels, steps, sampler, eta, guidance = self.sampling_options(
             n, condition=condition, steps=steps, sampler=sampler, eta=eta, guidance=guidance)
+        with eval_mode(self):
+            x, _ = self._chain(n, labels=labels, steps=steps, sampler=sampler, eta=eta, guidance=guidance,
+                               generator=generator)
+            return self._data(x, generator)
+
+    def _chain(self, n: int, *, labels: torch.Tensor | None, steps: int, sampler: str, eta: float,
+               guidance: float, generator: torch.Generator | None, every: int = 0
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Run the sampler from x_T ~ N(0, I); returns x_0 and every ``every``-th state."""
         if steps > self.T:
             raise GenzooError(f"bad value {steps} for steps: this run has T = {self.T} diffusion steps")
-        with eval_mode(self):
-            x = rand.randn(n, *self.spec.shape, generator=generator, device=self.device)
-            ts = timesteps(self.T, steps)
-            for t, s in zip(ts[:-1], ts[1:]):
-                x0_hat, eps_hat = self.denoise(x, t, labels, guidance)
-                z = rand.randn(*x.shape, generator=generator, device=self.device)
-                if sampler == "ddpm":
-                    x = ancestral_step(x, t, s, x0_hat, z, self.abar)
-                else:
-                    x = ddim_step(x0_hat, eps_hat, t, s, eta, z, self.abar)
-            return self._data(x, generator)
+        x = rand.randn(n, *self.spec.shape, generator=generator, device=self.device)
+        frames = [x]
+        ts = timesteps(self.T, steps)
+        for i, (t, s) in enumerate(zip(ts[:-1], ts[1:]), 1):
+            x0_hat, eps_hat = self.denoise(x, t, labels, guidance)
+            z = rand.randn(*x.shape, generator=generator, device=self.device)
+            if sampler == "ddpm":
+                x = ancestral_step(x, t, s, x0_hat, z, self.abar)
+            else:
+                x = ddim_step(x0_hat, eps_hat, t, s, eta, z, self.abar)
+            if every and i % every == 0:
+                frames.append(x)
+        return x, frames
 
     # RePaint levels are the respaced chain timesteps(T, steps); steps go down ancestrally.
     def _down(self, x, level, levels, y, generator):

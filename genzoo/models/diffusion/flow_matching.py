@@ -109,9 +109,9 @@ class FlowMatching(DiffusionModel):
             return super()._unit(x)
         return -1 + 2 * (x.to(self.device).float() + u) / self.K
 
-    def _data(self, u: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _data(self, u: torch.Tensor, generator: torch.Generator | None, stochastic: bool = True) -> torch.Tensor:
         if self.K is None:
-            return super()._data(u, generator)
+            return super()._data(u, generator, stochastic)
         k = torch.floor((u + 1) / 2 * self.K).clamp(0, self.K - 1)
         return k if self.spec.value_type == "binary" else k.long()
 
@@ -161,9 +161,22 @@ class FlowMatching(DiffusionModel):
         labels, steps, sampler, _, guidance = self.sampling_options(
             n, condition=condition, steps=steps, sampler=sampler, eta=0.0, guidance=guidance)
         with eval_mode(self):
-            x = rand.randn(n, *self.spec.shape, generator=generator, device=self.device)
-            x = self.integrate(x, t0=0.0, t1=1.0, steps=steps, method=sampler, y=labels, guidance=guidance)
+            x, _ = self._chain(n, labels=labels, steps=steps, sampler=sampler, eta=0.0, guidance=guidance,
+                               generator=generator)
             return self._data(x, generator)
+
+    def _chain(self, n: int, *, labels: torch.Tensor | None, steps: int, sampler: str, eta: float,
+               guidance: float, generator: torch.Generator | None, every: int = 0
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Solve the ODE from x_0 ~ N(0, I) to t = 1; returns x_1 and every ``every``-th state."""
+        x = rand.randn(n, *self.spec.shape, generator=generator, device=self.device)
+        frames = [x]
+        for i in range(1, steps + 1):
+            x = self.integrate(x, t0=(i - 1) / steps, t1=i / steps, steps=1, method=sampler, y=labels,
+                               guidance=guidance)
+            if every and i % every == 0:
+                frames.append(x)
+        return x, frames
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, *, steps: int | None = None, sampler: str | None = None,
