@@ -60,10 +60,10 @@ class FlowMatchingConfig(DiffusionNetConfig):
     sampler: str = "heun"
     sample_steps: int = 50
     guidance: float = 1.0
-    likelihood_steps: int = 16
+    likelihood_steps: int = 10
     divergence: str = "auto"
     exact_max_dim: int = 32
-    probes: int = 4
+    probes: int = 2
 
     def validate(self) -> None:
         super().validate()
