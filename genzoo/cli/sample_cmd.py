@@ -33,6 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "or an image whose top rows are kept (image models that complete in raster order)")
     p.add_argument("--primer-rows", type=int,
                    help="image primers: rows to keep (default: all rows of a partial image, half of a full one)")
+    p.add_argument("--steps", type=int, help="diffusion models: sampler steps (default: the run's sample_steps)")
+    p.add_argument("--sampler", help="diffusion models: ddim or ddpm (ddpm); heun, euler or midpoint (flow_matching)")
+    p.add_argument("--eta", type=float, help="ddpm with the ddim sampler: noise from 0 (deterministic) to 1")
+    p.add_argument("--guidance", type=float,
+                   help="class-conditional diffusion runs: classifier-free guidance weight (0 = unconditional)")
+    p.add_argument("--label", type=int, help="class-conditional runs: draw every sample from this class")
     p.add_argument("--gif", metavar="FILE", help="for Markov-chain models: write the sampling chain as an animated GIF")
     p.add_argument("--chain-steps", type=int, default=200, help="chain length for --gif (default 200)")
     p.add_argument("--frames", type=int, default=50, help="frames in the GIF (default 50)")
@@ -74,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
     if (args.prompt is not None or args.primer or args.length is not None or is_music(loaded.spec)
             or any(v is not None for v in decoding.values())):
         return _generate(loaded, args, g, {k: v for k, v in decoding.items() if v is not None})
+    from genzoo.tasks.sampling import sample_with_options
+
     with torch.no_grad():
-        x = loaded.model.sample(args.n, generator=g).cpu()
+        x = sample_with_options(loaded.model, args.n, generator=g, label=args.label, steps=args.steps,
+                                sampler=args.sampler, eta=args.eta, guidance=args.guidance).cpu()
     reference = None
     if loaded.spec.kind == "vector" and loaded.spec.shape == (2,):
         from genzoo.run import load_data

@@ -42,6 +42,8 @@ MODEL_MODULES = (
     "genzoo.models.energy.gsn",
     "genzoo.models.flows.realnvp",
     "genzoo.models.flows.glow",
+    "genzoo.models.diffusion.ddpm",
+    "genzoo.models.diffusion.flow_matching",
 )
 
 _MODELS: dict[str, type[GenerativeModel]] = {}

@@ -1,0 +1,251 @@
+"""What the diffusion family shares: the network settings, class conditioning with a null
+label (classifier-free guidance, Ho & Salimans 2022), checking sampling options in one
+place, and RePaint completion (Lugmayr et al. 2022).
+
+A model here works on the [-1, 1] scale of :func:`genzoo.nn.values.to_unit` and moves
+through *levels* ``n, n-1, ..., 0`` from pure noise to data. A subclass says how to
+
+* go down one level (``_down``: one sampler step with the network),
+* noise clean data to a level (``_marginal``: a draw from q(x_level | x_0)),
+* go back up (``_up``: the forward process from one level to a higher one),
+
+and :meth:`DiffusionModel.repaint` does the rest: known pixels are replaced by noised
+ground truth at every level, with resampling jumps back up the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from genzoo.config import positive
+from genzoo.data.spec import DataSpec
+from genzoo.errors import GenzooError
+from genzoo.models.base import GenerativeModel
+from genzoo.models.diffusion.networks import MLPNet, UNet
+from genzoo.models.diffusion.schedule import repaint_schedule
+from genzoo.nn import rand
+from genzoo.nn.modes import eval_mode
+
+
+@dataclass
+class DiffusionNetConfig:
+    """Settings every diffusion model shares (its Config adds its own).
+
+    Args:
+        channels: U-Net base width (images).
+        channel_mults: width multiplier per resolution level (one level per entry).
+        res_blocks: residual blocks per level.
+        attention: self-attention at the lowest resolution.
+        dropout: in the residual blocks.
+        hidden: MLP width (vector data).
+        mlp_layers: residual layers of the MLP (vector data).
+        conditional: condition on class labels when the data has them.
+        label_dropout: fraction of training labels replaced by the null label, so one
+            network is both conditional and unconditional (classifier-free guidance).
+        complete_steps: levels of the chain ``complete`` runs down (RePaint).
+        jump_length: RePaint: levels to go back up at each resampling jump.
+        jump_count: RePaint: how often each jump segment is run (1 = no resampling).
+    """
+
+    channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2, 2)
+    res_blocks: int = 1
+    attention: bool = True
+    dropout: float = 0.0
+    hidden: int = 128
+    mlp_layers: int = 3
+    conditional: bool = True
+    label_dropout: float = 0.1
+    complete_steps: int = 50
+    jump_length: int = 5
+    jump_count: int = 2
+
+    def validate(self) -> None:
+        for key in ("channels", "res_blocks", "hidden", "mlp_layers", "complete_steps", "jump_length",
+                    "jump_count"):
+            positive(getattr(self, key), key)
+        if not self.channel_mults:
+            raise GenzooError("bad value () for channel_mults: give at least one level")
+        for m in self.channel_mults:
+            positive(m, "channel_mults")
+        if not 0.0 <= self.dropout < 1.0:
+            raise GenzooError(f"bad value {self.dropout!r} for dropout: must be in [0, 1)")
+        if not 0.0 <= self.label_dropout <= 1.0:
+            raise GenzooError(f"bad value {self.label_dropout!r} for label_dropout: must be in [0, 1]")
+
+
+class DiffusionModel(GenerativeModel):
+    """Base of ddpm and flow_matching: network, labels, guidance, option checks, RePaint."""
+
+    accepts = (("image", "binary"), ("image", "categorical"), ("image", "continuous"), ("vector", "continuous"))
+    capabilities: tuple[str, ...] = ("complete",)
+    family = "diffusion"
+    #: the samplers this model has; the first is the default.
+    samplers: tuple[str, ...] = ()
+
+    def __init__(self, config: DiffusionNetConfig, spec: DataSpec) -> None:
+        super().__init__(config, spec)
+        self.num_classes = spec.num_classes if config.conditional and spec.num_classes else None
+        self.capabilities = ("complete", *(("conditional",) if self.num_classes else ()),
+                             *(("chain",) if spec.kind == "image" else ()))
+        if spec.kind == "image":
+            self.net: torch.nn.Module = UNet(
+                spec.shape, channels=config.channels, channel_mults=tuple(config.channel_mults),
+                res_blocks=config.res_blocks, attention=config.attention, dropout=config.dropout,
+                num_classes=self.num_classes)
+        else:
+            self.net = MLPNet(spec.dim, hidden=config.hidden, layers=config.mlp_layers, num_classes=self.num_classes)
+
+    # ---- labels and guidance --------------------------------------------------------
+    def training_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The batch's labels with ``label_dropout`` of them set to the null label (global RNG)."""
+        if not self.num_classes:
+            return None
+        y = batch["y"].to(self.device).long()
+        drop = torch.rand(y.shape, device=y.device) < self.config.label_dropout
+        return torch.where(drop, torch.full_like(y, self.num_classes), y)
+
+    def predict(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, guidance: float) -> torch.Tensor:
+        """Network output at (x, t); with labels y, classifier-free guidance
+        ``out_null + w (out_y - out_null)`` (w = 1: plain conditional, w = 0: unconditional)."""
+        if not self.num_classes:
+            return self.net(x, t)
+        null = torch.full((x.shape[0],), self.num_classes, device=x.device, dtype=torch.long)
+        if y is None or guidance == 0:
+            return self.net(x, t, null)
+        if guidance == 1:
+            return self.net(x, t, y)
+        both = self.net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
+        cond, uncond = both.chunk(2)
+        return uncond + guidance * (cond - uncond)
+
+    # ---- sampling options: checked here, once ------------------------------------------
+    def sampling_options(self, n: int, *, condition: torch.Tensor | None, steps: int | None,
+                         sampler: str | None, eta: float | None, guidance: float | None
+                         ) -> tuple[torch.Tensor | None, int, str, float, float]:
+        """Check sampling options; returns (labels or None, steps, sampler, eta, guidance).
+
+        Defaults come from the config. ``guidance`` without a ``condition`` on a labelled
+        model samples the classes in turn (0, 1, ..., K-1, 0, ...).
+        """
+        cfg = self.config
+        sampler = cfg.sampler if sampler is None else sampler
+        if sampler not in self.samplers:
+            raise GenzooError(f"model {self.name!r} has no sampler {sampler!r}; its samplers: "
+                              f"{', '.join(self.samplers)}")
+        steps = cfg.sample_steps if steps is None else steps
+        if not isinstance(steps, int) or steps < 1:
+            raise GenzooError(f"bad value {steps!r} for steps: must be an integer >= 1")
+        eta = getattr(cfg, "eta", 0.0) if eta is None else float(eta)
+        if not 0.0 <= eta <= 1.0:
+            raise GenzooError(f"bad value {eta!r} for eta: must be in [0, 1]")
+        if (condition is not None or guidance is not None) and not self.num_classes:
+            raise GenzooError(f"this {self.name!r} run is unconditional (trained without labels); "
+                              "a label or guidance needs a class-conditional run")
+        if guidance is not None and guidance < 0:
+            raise GenzooError(f"bad value {guidance!r} for guidance: must be >= 0 (0 = unconditional)")
+        labels = None
+        if self.num_classes:
+            if condition is None and guidance:
+                condition = torch.arange(n) % self.num_classes
+            if condition is not None:
+                labels = torch.as_tensor(condition).long().reshape(-1).to(self.device)
+                if labels.numel() == 1:
+                    labels = labels.expand(n)
+                if labels.numel() != n:
+                    raise GenzooError(f"condition holds {labels.numel()} labels for {n} samples")
+                if int(labels.min()) < 0 or int(labels.max()) >= self.num_classes:
+                    raise GenzooError(f"bad label {int(labels.max() if labels.max() >= self.num_classes else labels.min())}: "
+                                      f"this run has {self.num_classes} classes (0..{self.num_classes - 1})")
+        if guidance is None:
+            guidance = cfg.guidance if labels is not None else 0.0
+        return labels, steps, sampler, eta, float(guidance)
+
+    # ---- RePaint ------------------------------------------------------------------
+    def _down(self, x: torch.Tensor, level: int, levels: int, y: torch.Tensor | None,
+              generator: torch.Generator | None) -> torch.Tensor:
+        """One sampler step from ``level`` to ``level - 1`` of ``levels``."""
+        raise NotImplementedError
+
+    def _marginal(self, x0: torch.Tensor, level: int, levels: int, generator: torch.Generator | None
+                  ) -> torch.Tensor:
+        """A draw of x at ``level`` given clean x0 (unit scale)."""
+        raise NotImplementedError
+
+    def _up(self, x: torch.Tensor, level: int, to: int, levels: int, generator: torch.Generator | None
+            ) -> torch.Tensor:
+        """The forward process from ``level`` up to ``to`` > level."""
+        raise NotImplementedError
+
+    def _unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Data -> the unit scale the model diffuses (centred values for discrete data)."""
+        from genzoo.nn.values import to_unit
+
+        return to_unit(x.to(self.device), self.spec)
+
+    def _data(self, u: torch.Tensor, generator: torch.Generator | None, stochastic: bool = True) -> torch.Tensor:
+        """[-1, 1] -> the data's space (binary drawn with ``generator`` unless not ``stochastic``)."""
+        from genzoo.nn.values import from_unit
+
+        return from_unit(u.clamp(-1, 1), self.spec, generator=generator, stochastic=stochastic)
+
+    # ---- the sampling chain (genzoo sample --gif) -------------------------------------
+    def _chain(self, n: int, *, labels: torch.Tensor | None, steps: int, sampler: str, eta: float,
+               guidance: float, generator: torch.Generator | None, every: int = 0
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The model's sampler from noise: (final state, states after every ``every`` steps)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample_chain(self, n: int, *, steps: int, generator: torch.Generator | None = None, every: int = 1,
+                     condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Frames of ``n`` sampling chains of ``steps`` sampler steps (default sampler): the
+        noise and the state after every ``every`` steps, shown in the data's space
+        (binary thresholded): (1 + steps // every, n, *shape)."""
+        if every < 1:
+            raise GenzooError(f"every must be >= 1, got {every}")
+        labels, steps, sampler, eta, guidance = self.sampling_options(
+            n, condition=condition, steps=steps, sampler=None, eta=None, guidance=None)
+        with eval_mode(self):
+            _, frames = self._chain(n, labels=labels, steps=steps, sampler=sampler, eta=eta, guidance=guidance,
+                                    generator=generator, every=every)
+        return torch.stack([self._data(f, None, stochastic=False) for f in frames])
+
+    def repaint(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
+                steps: int | None = None, jump_length: int | None = None, jump_count: int | None = None,
+                condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Fill the entries where ``mask`` is False (RePaint); observed entries come back as given.
+
+        The chain runs down ``steps`` levels (default ``complete_steps``); at every level
+        the known entries are replaced by a fresh draw of the noised ground truth, and
+        every ``jump_length`` levels the chain is taken back up ``jump_length`` levels
+        ``jump_count - 1`` times (resampling, so the unknown part harmonizes with the known).
+        """
+        cfg = self.config
+        if tuple(mask.shape) != tuple(x.shape):
+            raise GenzooError(f"mask shape {tuple(mask.shape)} does not match x shape {tuple(x.shape)}")
+        levels = cfg.complete_steps if steps is None else steps
+        jl = cfg.jump_length if jump_length is None else jump_length
+        jc = cfg.jump_count if jump_count is None else jump_count
+        for key, v in (("steps", levels), ("jump_length", jl), ("jump_count", jc)):
+            if v < 1:
+                raise GenzooError(f"bad value {v!r} for {key}: must be >= 1")
+        observed = mask.to(device=self.device, dtype=torch.bool)
+        x = x.to(self.device)
+        x0 = torch.where(observed, self._unit(torch.where(observed, x, torch.zeros_like(x))), 0.0)
+        labels, *_ = self.sampling_options(x.shape[0], condition=condition, steps=levels, sampler=None,
+                                           eta=None, guidance=None)
+        with eval_mode(self):
+            h = rand.randn(*x.shape, generator=generator, device=self.device)
+            seq = repaint_schedule(levels, jl, jc)
+            for cur, nxt in zip(seq[:-1], seq[1:]):
+                if nxt < cur:
+                    known = self._marginal(x0, cur, levels, generator)
+                    h = self._down(torch.where(observed, known, h), cur, levels, labels, generator)
+                else:
+                    h = self._up(h, cur, nxt, levels, generator)
+            filled = self._data(h, generator)
+        return torch.where(observed, x.to(self.spec.dtype), filled)

@@ -1,0 +1,39 @@
+"""Sampling with options: pass a model the sampler options its ``sample`` takes
+(``steps``, ``sampler``, ``eta``, ``guidance``: the diffusion family) and a class label,
+refusing what the model does not have with one clear error."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from genzoo.errors import GenzooError
+from genzoo.models.base import GenerativeModel
+
+SAMPLER_OPTIONS = ("steps", "sampler", "eta", "guidance")
+
+
+def sample_with_options(model: GenerativeModel, n: int, *, generator: torch.Generator | None = None,
+                        label: int | None = None, **options: object) -> torch.Tensor:
+    """``model.sample(n)`` with the given sampler ``options`` (None values are left out)
+    and, with ``label``, every sample conditioned on that class. The model checks the
+    values themselves (step counts, eta range, known samplers)."""
+    opts = {k: v for k, v in options.items() if v is not None}
+    unknown = [k for k in opts if k not in SAMPLER_OPTIONS]
+    if unknown:
+        raise GenzooError(f"unknown sampling option(s) {', '.join(unknown)}")
+    params = inspect.signature(model.sample).parameters
+    missing = [k for k in opts if k not in params]
+    if missing:
+        raise GenzooError(f"model {model.name!r} takes no {', '.join('--' + k for k in missing)} "
+                          "(sampler options are for the diffusion models)")
+    condition = None
+    if label is not None:
+        k = model.spec.num_classes
+        if not model.has("conditional") or not k:
+            raise GenzooError(f"this {model.name!r} run is not class-conditional; --label needs one")
+        if not 0 <= label < k:
+            raise GenzooError(f"bad value {label} for --label: this run has {k} classes (0..{k - 1})")
+        condition = torch.full((n,), label, dtype=torch.long)
+    return model.sample(n, condition=condition, generator=generator, **opts)

@@ -1,0 +1,65 @@
+"""The diffusion models from the command line: sampler options, guidance and labels,
+RePaint completion, and every bad sampling option as one line with exit code 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from genzoo.cli.main import main
+
+TINY = ["--set", "channels=8", "--set", "channel_mults=1,2", "--set", "sample_steps=4"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("diffusion-runs")
+    ddpm, fm, made = root / "ddpm", root / "fm", root / "made"
+    assert main(["train", "ddpm", "--data", "digits", "--steps", "2", "--batch-size", "16", *TINY,
+                 "--set", "timesteps=20", "--run-dir", str(ddpm), "--no-progress"]) == 0
+    assert main(["train", "flow_matching", "--data", "digits", "--steps", "2", "--batch-size", "16", *TINY,
+                 "--set", "conditional=false", "--run-dir", str(fm), "--no-progress"]) == 0
+    assert main(["train", "made", "--data", "digits", "--steps", "2", "--set", "hidden=16",
+                 "--run-dir", str(made), "--no-progress"]) == 0
+    return {"ddpm": ddpm, "fm": fm, "made": made}
+
+
+def test_sample_with_sampler_options_guidance_and_a_label(runs, tmp_path, capsys):
+    out = tmp_path / "s.png"
+    assert main(["sample", str(runs["ddpm"]), "-n", "4", "--steps", "5", "--sampler", "ddim", "--eta", "0",
+                 "--guidance", "3.0", "--label", "7", "--out", str(out)]) == 0
+    assert out.exists()
+    assert main(["sample", str(runs["ddpm"]), "-n", "2", "--sampler", "ddpm", "--steps", "3",
+                 "--out", str(tmp_path / "a.png")]) == 0
+    assert main(["sample", str(runs["fm"]), "-n", "2", "--sampler", "midpoint", "--steps", "3",
+                 "--out", str(tmp_path / "b.png")]) == 0
+    assert main(["sample", str(runs["ddpm"]), "-n", "2", "--gif", str(tmp_path / "c.gif"), "--chain-steps", "4",
+                 "--frames", "2"]) == 0
+    assert (tmp_path / "c.gif").exists()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("model", ["ddpm", "fm"])
+def test_complete_by_repaint(model, runs, tmp_path, capsys):
+    out = tmp_path / "c.png"
+    assert main(["complete", str(runs[model]), "--cover", "bottom-0.5", "-n", "2", "--count", "2",
+                 "--steps", "4", "--out", str(out)]) == 0
+    assert out.exists() and "covered pixels" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("run,args,needle", [
+    ("ddpm", ["--steps", "0"], "steps"),
+    ("ddpm", ["--steps", "21"], "T = 20"),
+    ("ddpm", ["--eta", "2"], "eta"),
+    ("ddpm", ["--label", "12"], "10 classes"),
+    ("ddpm", ["--sampler", "foo"], "no sampler 'foo'"),
+    ("ddpm", ["--sampler", "heun"], "no sampler 'heun'"),
+    ("ddpm", ["--guidance", "-1"], "guidance"),
+    ("fm", ["--guidance", "3.0"], "unconditional"),
+    ("fm", ["--label", "3"], "not class-conditional"),
+    ("fm", ["--eta", "0.5"], "DDIM"),
+    ("made", ["--steps", "10"], "takes no --steps"),
+])
+def test_bad_sampling_options_are_one_line_exit_2(runs, args, needle, run, capsys):
+    rc = main(["sample", str(runs[run]), "-n", "2", *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and needle in err, err
