@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from genzoo.cli.runargs import add_run_arguments, load_run_from_args
+
 HELP = "draw samples from a trained run"
 
 
@@ -20,8 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "NAME-1.mid, NAME-2.mid, ...) or their piano roll (.png); a name without a suffix "
                         "gets the data's usual one (a folder of MIDI + MusicXML for music). "
                         "Default: RUN/samples/sample-seedS.png")
-    p.add_argument("--weights", choices=["auto", "best", "ema", "model"], default="auto",
-                   help="auto: the best validation weights when the run has them, else EMA, else the final ones")
+    add_run_arguments(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--length", type=int, help="sequence models: tokens to generate (default: the training length)")
     p.add_argument("--prompt", help="sequence models: text to continue (characters of the model's vocabulary)")
@@ -49,12 +50,11 @@ def run(args: argparse.Namespace) -> int:
 
     from genzoo.errors import GenzooError
     from genzoo.report.render import check_out_suffix, save_samples
-    from genzoo.run import load_run
     from genzoo.train.distributed import resolve_device
 
     if args.n <= 0:
         raise GenzooError(f"bad value {args.n} for -n: must be > 0")
-    loaded = load_run(args.run, weights=args.weights, device=str(resolve_device(args.device)))
+    loaded = load_run_from_args(args.run, args, device=str(resolve_device(args.device)))
     if args.out:
         check_out_suffix(loaded.spec, args.out)
     g = torch.Generator().manual_seed(args.seed)
@@ -72,14 +72,36 @@ def run(args: argparse.Namespace) -> int:
         path = save_chain_gif(frames, loaded.spec, Path(args.gif))
         print(f"wrote a {len(frames)}-frame chain of {args.n} samples ({args.chain_steps} steps) to {path}")
         return 0
-    decoding = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    from genzoo.tasks import generate
+
     if args.primer and loaded.spec.kind == "image":
-        return _image_primer(loaded, args)
+        from PIL import Image
+
+        out = Path(args.out) if args.out else loaded.path / "samples" / f"primer-seed{args.seed}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(generate.complete_image_primer(loaded, args.primer, samples=args.n, rows=args.primer_rows,
+                                                       seed=args.seed)).save(out)
+        print(f"wrote the primer (first, covered part tinted) and {args.n} completions to {out}")
+        return 0
     from genzoo.tasks.primer import is_music
 
+    decoding = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
     if (args.prompt is not None or args.primer or args.length is not None or is_music(loaded.spec)
             or any(v is not None for v in decoding.values())):
-        return _generate(loaded, args, g, {k: v for k, v in decoding.items() if v is not None})
+        gen = generate.generate_sequences(loaded, args.n, length=args.length, prompt=args.prompt,
+                                          primer=args.primer, seed=args.seed, **decoding)
+        kind = "melodies" if gen.music else "generate"
+        out = generate.write_generated(gen, loaded.spec, Path(args.out) if args.out
+                                       else loaded.path / "samples" / f"{kind}-seed{args.seed}")
+        if gen.music:
+            what = "as MIDI and MusicXML, with a piano roll, in" if out.is_dir() else "to"
+            print(f"wrote {args.n} melodies ({gen.ids.shape[1]} tokens each, primer {gen.prompt_len}) {what} {out}")
+        else:
+            from genzoo.data.text import decode_text
+
+            print(decode_text(gen.ids[0], loaded.spec.vocabulary))
+            print(f"wrote {args.n} texts to {out}")
+        return 0
     from genzoo.tasks.sampling import sample_with_options
 
     with torch.no_grad():
@@ -93,73 +115,4 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else loaded.path / "samples" / f"sample-seed{args.seed}.png"
     written = save_samples(x, loaded.spec, out, title=f"{loaded.run.model} samples", reference=reference)
     print(f"wrote {args.n} samples to {written}")
-    return 0
-
-
-def _generate(loaded, args: argparse.Namespace, g, decoding: dict) -> int:
-    """Continue a prompt or primer with a sequence model's ``generate``; write text or MIDI."""
-    import torch
-
-    from genzoo.data.text import decode_text, encode_text
-    from genzoo.errors import GenzooError
-    from genzoo.report.render import save_samples
-    from genzoo.tasks.primer import is_music, read_sequence_primer
-
-    model, spec = loaded.model, loaded.spec
-    if not hasattr(model, "generate") or spec.vocabulary is None:
-        raise GenzooError(f"--prompt/--primer/--length/--temperature/--top-k/--top-p are for text and music "
-                          f"models; {model.name!r} on {spec.name!r} does not generate token sequences")
-    if decoding.get("temperature", 1.0) < 0:
-        raise GenzooError("bad value for --temperature: must be >= 0")
-    if decoding.get("top_k") is not None and decoding["top_k"] < 1:
-        raise GenzooError("bad value for --top-k: must be >= 1")
-    if decoding.get("top_p") is not None and not 0 < decoding["top_p"] <= 1:
-        raise GenzooError("bad value for --top-p: must be in (0, 1]")
-    if args.prompt is not None and args.primer:
-        raise GenzooError("give --prompt or --primer, not both")
-    music = is_music(spec)
-    if args.prompt is not None and music:
-        raise GenzooError("--prompt is text; start a melody with --primer FILE (MIDI, MusicXML or ABC)")
-    length = args.length if args.length is not None else spec.shape[0]
-    if length < 1:
-        raise GenzooError("bad value for --length: must be >= 1")
-    if args.primer:
-        prompt = read_sequence_primer(args.primer, spec)
-    else:
-        prompt = encode_text(args.prompt, spec.vocabulary) if args.prompt else None
-    with torch.no_grad():
-        ids = model.generate(args.n, length, prompt=prompt, generator=g, **decoding).cpu()
-    default = loaded.path / "samples" / f"{'melodies' if music else 'generate'}-seed{args.seed}"
-    if music:
-        out = save_samples(ids, spec, Path(args.out) if args.out else default)
-        what = "as MIDI and MusicXML, with a piano roll, in" if out.is_dir() else "to"
-        print(f"wrote {args.n} melodies ({ids.shape[1]} tokens each, primer {0 if prompt is None else len(prompt)}) "
-              f"{what} {out}")
-        return 0
-    texts = [decode_text(row, spec.vocabulary) for row in ids]
-    out = Path(args.out) if args.out else default
-    out = out if out.suffix else out.with_suffix(".txt")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n\n---\n\n".join(texts) + "\n")
-    print(texts[0])
-    print(f"wrote {args.n} texts to {out}")
-    return 0
-
-
-def _image_primer(loaded, args: argparse.Namespace) -> int:
-    """Complete an image primer ``-n`` times; grid of (primer, completions)."""
-    import numpy as np
-    from PIL import Image
-
-    from genzoo.report.render import grid_from_rgb, to_rgb_uint8
-    from genzoo.tasks.complete import complete_images, shade_covered
-    from genzoo.tasks.primer import read_image_primer
-
-    x, observed = read_image_primer(args.primer, loaded.spec, rows=args.primer_rows)
-    comps = complete_images(loaded.model, x[None], observed, samples=args.n, seed=args.seed)[0]
-    cells = np.concatenate([shade_covered(x[None], observed, loaded.spec), to_rgb_uint8(comps, loaded.spec)])
-    out = Path(args.out) if args.out else loaded.path / "samples" / f"primer-seed{args.seed}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid_from_rgb(cells, ncol=min(len(cells), 9))).save(out)
-    print(f"wrote the primer (first, covered part tinted) and {args.n} completions to {out}")
     return 0

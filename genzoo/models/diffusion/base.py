@@ -16,7 +16,6 @@ ground truth at every level, with resampling jumps back up the chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
