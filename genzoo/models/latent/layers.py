@@ -108,22 +108,29 @@ def discretized_log_probs(mean: torch.Tensor, log_scale: torch.Tensor, k: int, *
 
 
 # ---- networks ----------------------------------------------------------------------------
-def mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
-    """Two hidden ReLU layers."""
-    return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                         nn.Linear(hidden, d_out))
+def mlp(d_in: int, hidden: int, d_out: int, *, depth: int = 2) -> nn.Sequential:
+    """``depth`` hidden ReLU layers of width ``hidden`` (``depth=0``: one linear map).
+
+    The layer indices of the default ``depth=2`` (0, 2, 4) are those weights were always
+    saved under, so runs written before ``depth`` existed still load."""
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [nn.Linear(d_in if i == 0 else hidden, hidden), nn.ReLU()]
+    layers.append(nn.Linear(hidden if depth else d_in, d_out))
+    return nn.Sequential(*layers)
 
 
 class Encoder(nn.Module):
     """``x`` (data space) and an optional condition ``c`` -> ``d_out`` features.
 
-    ``mlp``: the flattened input (and ``c``) through :func:`mlp`. ``conv``: two stride-2
+    ``mlp``: the flattened input (and ``c``) through :func:`mlp` with ``depth`` hidden
+    layers. ``conv``: two stride-2
     convolutions ``(C, H, W) -> (2ch, H/4, W/4)``, flattened, ``c`` appended, then a
     linear head.
     """
 
     def __init__(self, spec: DataSpec, arch: str, *, hidden: int, channels: int, d_out: int,
-                 cond_dim: int = 0) -> None:
+                 cond_dim: int = 0, depth: int = 2) -> None:
         super().__init__()
         self.spec = spec
         if arch == "conv":
@@ -135,7 +142,7 @@ class Encoder(nn.Module):
             self.head: nn.Module = nn.Linear(2 * ch * (h // 4) * (w // 4) + cond_dim, d_out)
         else:
             self.trunk = nn.Flatten()
-            self.head = mlp(spec.dim + cond_dim, hidden, d_out)
+            self.head = mlp(spec.dim + cond_dim, hidden, d_out, depth=depth)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         h = self.trunk(to_unit(x, self.spec))  # (B, F)
@@ -148,10 +155,11 @@ class Decoder(nn.Module):
     """``p(x|z)``: a network from ``z`` (and an optional condition ``c``) to the parameters
     of a per-dimension distribution of kind ``bernoulli`` / ``categorical`` / ``dlogistic``
     / ``dgaussian`` / ``gaussian`` (see the module docstring). The ``gaussian`` scale is a
-    learned per-dimension parameter, or fixed at 1 (in [-1, 1] units) with ``learn_scale=False``."""
+    learned per-dimension parameter, or fixed at 1 (in [-1, 1] units) with ``learn_scale=False``.
+    ``depth``: hidden layers of the ``mlp`` network."""
 
     def __init__(self, spec: DataSpec, arch: str, kind: str, *, latent_dim: int, hidden: int,
-                 channels: int, cond_dim: int = 0, learn_scale: bool = True) -> None:
+                 channels: int, cond_dim: int = 0, learn_scale: bool = True, depth: int = 2) -> None:
         super().__init__()
         self.spec, self.arch, self.kind = spec, arch, kind
         self.levels = num_levels(spec)
@@ -170,7 +178,7 @@ class Decoder(nn.Module):
                 nn.ConvTranspose2d(2 * ch, ch, 4, 2, 1), nn.ReLU(),
                 nn.ConvTranspose2d(ch, c * p, 4, 2, 1))
         else:
-            self.net = mlp(d_in, hidden, spec.dim * p)
+            self.net = mlp(d_in, hidden, spec.dim * p, depth=depth)
         if kind == "gaussian" and learn_scale:
             # A learned per-dimension scale, independent of z (in [-1, 1] units).
             self.log_scale = nn.Parameter(torch.full(spec.shape, -1.0))

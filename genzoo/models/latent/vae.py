@@ -59,6 +59,8 @@ class VAEConfig:
             anything; ``auto`` picks conv where it can.
         latent_dim: size of z.
         hidden: width of the MLP encoder / decoder.
+        depth: hidden layers of the MLP encoder and of the MLP decoder (each ``hidden``
+            wide; Kingma & Welling and pytorch/examples use 1, genzoo's default is 2).
         channels: base channel count of the conv encoder / decoder.
         decoder: p(x|z): ``bernoulli`` (binary), ``categorical`` (binary or categorical),
             ``dlogistic`` / ``dgaussian`` (discretized over ordered levels), ``gaussian``
@@ -74,6 +76,7 @@ class VAEConfig:
     arch: Literal["auto", "mlp", "conv"] = "auto"
     latent_dim: int = 16
     hidden: int = 256
+    depth: int = 2
     channels: int = 32
     decoder: Literal["auto", "bernoulli", "categorical", "dlogistic", "dgaussian", "gaussian"] = "auto"
     k: int = 1
@@ -87,6 +90,7 @@ class VAEConfig:
         choice(self.objective, ("elbo", "iwae"), "objective")
         for key in ("latent_dim", "hidden", "channels", "k", "train_k"):
             positive(getattr(self, key), key)
+        positive(self.depth, "depth")
         positive(self.beta, "beta", allow_zero=True)
         if self.objective == "iwae" and self.beta != 1.0:
             raise GenzooError(f"bad value {self.beta!r} for beta: the iwae objective has no KL weight "
@@ -110,9 +114,10 @@ class VAE(GenerativeModel):
         self.decoder_kind = resolve_decoder(self.name, config.decoder, spec)
         cond, latent = self.cond_dim(spec), config.latent_dim
         self.encoder = Encoder(spec, self.arch, hidden=config.hidden, channels=config.channels,
-                               d_out=2 * latent, cond_dim=cond)
+                               d_out=2 * latent, cond_dim=cond, depth=config.depth)
         self.decoder = Decoder(spec, self.arch, self.decoder_kind, latent_dim=latent,
-                               hidden=config.hidden, channels=config.channels, cond_dim=cond)
+                               hidden=config.hidden, channels=config.channels, cond_dim=cond,
+                               depth=config.depth)
 
     @classmethod
     def cond_dim(cls, spec: DataSpec) -> int:
