@@ -326,3 +326,17 @@ def test_configs_saved_before_depth_existed_still_load() -> None:
     assert {"encoder.head.0.weight", "encoder.head.2.weight", "encoder.head.4.weight",
             "decoder.net.4.bias"} <= names
     VAE(build_config(VAE.Config, old), MNIST).load_state_dict(model.state_dict())
+
+
+def test_input_range_unit_feeds_binary_pixels_as_0_1() -> None:
+    torch.manual_seed(0)
+    x = random_batch(MNIST, 4)
+    sym = make(MNIST, arch="mlp", hidden=12, latent_dim=3)
+    unit = make(MNIST, arch="mlp", hidden=12, latent_dim=3, input_range="unit")
+    unit.load_state_dict(sym.state_dict())  # same weights, only what the encoder reads differs
+    flat = x.flatten(1).float()
+    assert torch.allclose(unit.encoder(x), unit.encoder.head(flat), atol=1e-6)
+    assert torch.allclose(sym.encoder(x), sym.encoder.head(2 * flat - 1), atol=1e-6)
+    exercise(unit)
+    with pytest.raises(GenzooError, match="input_range"):
+        make(MNIST, input_range="probability")

