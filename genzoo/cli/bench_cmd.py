@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output folder (default bench/<suite>, or bench/<suite>-N if that exists)")
     p.add_argument("--models", "--only", dest="models", help="only these entries (labels, comma-separated)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every entry's steps (e.g. 0.1 for a smoke run)")
+    p.add_argument("--seeds", type=int, help="fidelity rows measured over several seeds (modes): use at most this many")
     p.add_argument("--data-dir", help="where the suite's dataset files are (a fidelity suite: the folder holding "
                                       "each row's data folder, default its data_root)")
     p.add_argument("--features-data-dir", help="where the MNIST files are, for the feature network of binarized_mnist")
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scale <= 0:
         raise GenzooError(f"bad value {args.scale} for --scale: must be > 0")
+    if args.seeds is not None and args.seeds < 1:
+        raise GenzooError(f"bad value {args.seeds} for --seeds: must be >= 1")
     suite, path = load_suite(args.suite)
     if args.out:
         out = Path(args.out)
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         from genzoo.tasks.fidelity import run_fidelity
 
         run_fidelity(suite, path, out, only=only, scale=args.scale, device=args.device, data_root=args.data_dir,
-                     progress=not args.no_progress)
+                     seeds=args.seeds, progress=not args.no_progress)
         print(f"\nwrote {out}/results.json, results.csv, results.md")
         return 0
     res = run_suite(suite, path, out, only=only, scale=args.scale, device=args.device, data_dir=args.data_dir,

@@ -93,8 +93,11 @@ def _data_dir(row: dict[str, Any], suite: dict[str, Any], data_root: str | None)
 
 def run_fidelity(suite: dict[str, Any], suite_path: Path, out: Path, *, only: list[str] | None = None,
                  scale: float = 1.0, device: str | None = None, data_root: str | None = None,
-                 progress: bool = True, log=print) -> dict[str, Any]:
-    """Run the rows (all, or those labelled in ``only``) and write the tables."""
+                 seeds: int | None = None, progress: bool = True, log=print) -> dict[str, Any]:
+    """Run the rows (all, or those labelled in ``only``) and write the tables.
+
+    ``scale`` multiplies every row's steps and ``seeds`` caps the seeds of rows measured
+    over several (``modes``); both are stated in the table (train steps, detail)."""
     from genzoo.tasks.bench import _label, select_entries
 
     rows = select_entries(suite, only)
@@ -105,6 +108,8 @@ def run_fidelity(suite: dict[str, Any], suite_path: Path, out: Path, *, only: li
         t0 = time.perf_counter()
         measure = dict(row.get("measure") or {"kind": "nll"})
         kind = measure.pop("kind", "nll")
+        if seeds is not None and "seeds" in measure:
+            measure["seeds"] = min(int(measure["seeds"]), seeds)
         log(f"[{label}] {kind} ...")
         if kind == "modes":
             res = _modes(row, measure, scale=scale, progress=progress)

@@ -186,3 +186,25 @@ def test_direct_connection_is_strictly_autoregressive_and_optional():
     pos[model.order] = torch.arange(model.D)
     assert torch.equal(model.direct.mask, pos[:, None] > pos[None, :])  # (out, in)
     assert "direct.weight" in model.state_dict()
+
+
+@pytest.mark.parametrize("spec", [BINARY, SEQ_CAT], ids=["binary", "categorical"])
+def test_marginal_init_sets_output_biases_from_the_training_split(spec):
+    from genzoo.data.dataset import Dataset, Split
+
+    g = torch.Generator().manual_seed(0)
+    x = random_batch(spec, 200, g)
+    data = Dataset(spec=spec, train=Split(x), test=Split(x[:10]))
+    model = make(spec, hidden="8")
+    model.prepare(data)
+    bias = model.layers[-1].bias.detach()
+    flat = x.reshape(200, -1)
+    if spec.value_type == "binary":
+        assert torch.allclose(torch.sigmoid(bias), flat.mean(0), atol=1e-5)
+    else:
+        freq = torch.stack([torch.bincount(flat[:, d], minlength=spec.num_values) for d in range(model.D)]).float()
+        assert torch.allclose(bias.view(model.D, -1).softmax(-1), (freq + 1) / (200 + spec.num_values), atol=1e-5)
+    off = make(spec, hidden="8", marginal_init=False)
+    before = off.layers[-1].bias.detach().clone()
+    off.prepare(data)
+    assert torch.equal(off.layers[-1].bias, before)

@@ -56,7 +56,7 @@ def test_tiny_rows_run_with_only(tmp_path, capsys):
         {"label": "made-ens", "model": "made", "config": {"hidden": [16], "num_masks": 2, "direct": True},
          "target": {"min": 1e9}, "measure": {"kind": "ensemble_gain", "ensemble": 2}, **ROW},
         {"label": "gan-ring", "model": "gan", "config": {"g_hidden": [16], "d_hidden": [16]}, "target": {"min": 0},
-         "measure": {"kind": "modes", "shape": "ring", "packs": [1, 2], "seeds": 1, "steps": 10, "batch_size": 20},
+         "measure": {"kind": "modes", "shape": "ring", "packs": [1, 2], "seeds": 3, "steps": 10, "batch_size": 20},
          **ROW},
     ])
     out = tmp_path / "out"
@@ -71,9 +71,10 @@ def test_tiny_rows_run_with_only(tmp_path, capsys):
     md = (out / "results.md").read_text()
     assert "| published |" in md.replace("| label | published |", "| published |")
     out2 = tmp_path / "out2"
-    assert main(["bench", str(path), "--only", "gan-ring", "--out", str(out2), "--no-progress"]) == 0
+    assert main(["bench", str(path), "--only", "gan-ring", "--seeds", "1", "--out", str(out2), "--no-progress"]) == 0
     (gan,) = json.loads((out2 / "results.json").read_text())["results"]
     assert gan["train steps"] == 10 and "pack 1:" in gan["detail"] and "pack 2:" in gan["detail"]
+    assert gan["detail"].startswith("1 seeds") and gan["measure"]["seeds"] == 1
     capsys.readouterr()
     assert main(["bench", str(path), "--only", "nonesuch", "--out", str(tmp_path / "o3")]) == 2
     assert "nonesuch" in capsys.readouterr().err
