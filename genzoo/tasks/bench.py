@@ -40,7 +40,7 @@ from genzoo.data.dataset import random_rows
 from genzoo.errors import GenzooError
 from genzoo.models.base import count_parameters
 
-SUITE_KEYS = {"name", "description", "data", "train", "evaluate", "report", "entries"}
+SUITE_KEYS = {"name", "description", "data", "train", "evaluate", "report", "entries", "kind", "data_root"}
 ENTRY_KEYS = {"model", "label", "config", "train", "recipe"}
 EVAL_KEYS = {"metrics", "samples", "seed"}
 REPORT_KEYS = {"file", "title", "real", "notes"}
@@ -74,13 +74,21 @@ def load_suite(path_or_name: str) -> tuple[dict[str, Any], Path]:
                           f"{', '.join(sorted(SUITE_KEYS))}")
     if not suite.get("entries"):
         raise GenzooError(f"suite {p} has no entries")
+    kind = suite.get("kind", "compare")
+    if kind not in ("compare", "fidelity"):
+        raise GenzooError(f"bad suite kind {kind!r} in {p}: compare (the default) or fidelity")
+    from genzoo.tasks.fidelity import ROW_KEYS, check_rows
+
+    allowed = ENTRY_KEYS | (ROW_KEYS if kind == "fidelity" else set())
     for e in suite["entries"]:
         if not isinstance(e, dict) or not ({"model", "recipe"} & set(e)):
             raise GenzooError(f"suite entry {e!r} needs a model or a recipe")
-        bad = set(e) - ENTRY_KEYS
+        bad = set(e) - allowed
         if bad:
             raise GenzooError(f"unknown key(s) {', '.join(sorted(bad))} in suite entry {e!r}; allowed: "
-                              f"{', '.join(sorted(ENTRY_KEYS))}")
+                              f"{', '.join(sorted(allowed))}")
+    if kind == "fidelity":
+        check_rows(suite, p)
     bad = set(suite.get("evaluate") or {}) - EVAL_KEYS
     if bad:
         raise GenzooError(f"unknown evaluate key(s) {', '.join(sorted(bad))}; allowed: {', '.join(sorted(EVAL_KEYS))}")
@@ -107,6 +115,20 @@ def fresh_out(out: str | Path | None, default: Path) -> Path:
 
 def _label(entry: dict[str, Any]) -> str:
     return str(entry.get("label") or entry.get("model") or Path(str(entry["recipe"])).stem)
+
+
+def select_entries(suite: dict[str, Any], only: list[str] | None) -> list[dict[str, Any]]:
+    """The suite's entries, or those labelled in ``only`` (in suite order); labels must be distinct."""
+    entries = suite["entries"]
+    labels = [_label(e) for e in entries]
+    if len(set(labels)) != len(labels):
+        raise GenzooError(f"suite entries need distinct labels; got {labels}")
+    if only:
+        missing = [m for m in only if m not in labels]
+        if missing:
+            raise GenzooError(f"no entry {', '.join(missing)} in suite {suite['name']!r} (has {', '.join(labels)})")
+        entries = [e for e, lab in zip(entries, labels) if lab in only]
+    return entries
 
 
 def resolve_entry(entry: dict[str, Any], suite: dict[str, Any], suite_path: Path, *, scale: float = 1.0,
@@ -147,15 +169,7 @@ def run_suite(suite: dict[str, Any], suite_path: Path, out: Path, *, only: list[
 
     if scale <= 0:
         raise GenzooError(f"bad value {scale} for --scale: must be > 0")
-    entries = suite["entries"]
-    labels = [_label(e) for e in entries]
-    if len(set(labels)) != len(labels):
-        raise GenzooError(f"suite entries need distinct labels; got {labels}")
-    if only:
-        missing = [m for m in only if m not in labels]
-        if missing:
-            raise GenzooError(f"no entry {', '.join(missing)} in suite {suite['name']!r} (has {', '.join(labels)})")
-        entries = [e for e, lab in zip(entries, labels) if lab in only]
+    entries = select_entries(suite, only)
     ev = {"metrics": ["nll", "fid", "kid", "prdc"], "samples": None, "seed": 0, **(suite.get("evaluate") or {})}
     if seed is not None:
         ev["seed"] = seed

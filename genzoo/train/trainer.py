@@ -98,11 +98,14 @@ class _PlayerForward(nn.Module):
 def _make_optimizer(player: Player, cfg: TrainConfig) -> torch.optim.Optimizer:
     lr = player.lr if player.lr is not None else cfg.lr
     betas = player.betas if player.betas is not None else cfg.betas
-    params = player.parameters
+    params = list(player.parameters)
+    # The fused kernels run on CPU and CUDA and need floating-point parameters.
+    fused = {"fused": True} if cfg.fused and params and all(
+        p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params) else {}
     if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay)
+        opt = torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused)
     elif cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused)
     else:
         opt = torch.optim.SGD(params, lr=lr, momentum=betas[0], weight_decay=cfg.weight_decay)
     for g in opt.param_groups:

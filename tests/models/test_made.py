@@ -33,6 +33,8 @@ def _randomize_biases(model: MADE) -> None:
     with torch.no_grad():
         for layer in model.layers:
             layer.bias.normal_(0, 0.5)  # so no output is trivially constant
+        if model.direct is not None:
+            model.direct.weight.normal_(0, 0.5)
 
 
 CASES = {
@@ -40,6 +42,8 @@ CASES = {
     "binary-random-order": (BINARY, {"natural_order": False, "seed": 3}),
     "categorical-natural": (SEQ_CAT, {}),
     "categorical-order-agnostic": (SEQ_CAT, {"order_agnostic": True, "num_masks": 3, "hidden": "32,32,32"}),
+    "binary-direct": (BINARY, {"direct": True}),
+    "categorical-order-agnostic-direct": (SEQ_CAT, {"order_agnostic": True, "num_masks": 3, "direct": True}),
 }
 
 
@@ -70,7 +74,9 @@ def test_autoregressive_property(case):
 
 
 @pytest.mark.parametrize("spec", [TINY_BIN, TINY_CAT], ids=["binary-2x2", "categorical3-vec3"])
-@pytest.mark.parametrize("over", [{}, {"order_agnostic": True, "num_masks": 2}], ids=["one-mask", "two-masks"])
+@pytest.mark.parametrize("over", [{}, {"order_agnostic": True, "num_masks": 2},
+                                  {"order_agnostic": True, "num_masks": 2, "direct": True}],
+                         ids=["one-mask", "two-masks", "two-masks-direct"])
 def test_log_prob_normalises(spec, over):
     torch.manual_seed(0)
     model = make(spec, hidden="16,16", **over)
@@ -170,3 +176,35 @@ def test_config_and_spec_errors():
         make(DataSpec("v", "vector", (2,), "continuous", value_range=(-3.0, 3.0)))
     with pytest.raises(GenzooError):
         make(TINY_BIN).use_mask(1)
+
+
+def test_direct_connection_is_strictly_autoregressive_and_optional():
+    """``direct`` adds an input->output map masked to earlier dims; off, no such weights."""
+    assert make(BINARY).direct is None
+    model = make(BINARY, direct=True, natural_order=False, seed=2)
+    pos = torch.empty(model.D, dtype=torch.long)
+    pos[model.order] = torch.arange(model.D)
+    assert torch.equal(model.direct.mask, pos[:, None] > pos[None, :])  # (out, in)
+    assert "direct.weight" in model.state_dict()
+
+
+@pytest.mark.parametrize("spec", [BINARY, SEQ_CAT], ids=["binary", "categorical"])
+def test_marginal_init_sets_output_biases_from_the_training_split(spec):
+    from genzoo.data.dataset import Dataset, Split
+
+    g = torch.Generator().manual_seed(0)
+    x = random_batch(spec, 200, g)
+    data = Dataset(spec=spec, train=Split(x), test=Split(x[:10]))
+    model = make(spec, hidden="8")
+    model.prepare(data)
+    bias = model.layers[-1].bias.detach()
+    flat = x.reshape(200, -1)
+    if spec.value_type == "binary":
+        assert torch.allclose(torch.sigmoid(bias), flat.mean(0), atol=1e-5)
+    else:
+        freq = torch.stack([torch.bincount(flat[:, d], minlength=spec.num_values) for d in range(model.D)]).float()
+        assert torch.allclose(bias.view(model.D, -1).softmax(-1), (freq + 1) / (200 + spec.num_values), atol=1e-5)
+    off = make(spec, hidden="8", marginal_init=False)
+    before = off.layers[-1].bias.detach().clone()
+    off.prepare(data)
+    assert torch.equal(off.layers[-1].bias, before)

@@ -304,3 +304,39 @@ def test_complete_keeps_observed_pixels_and_beats_random_fill(trained_digits: di
     assert err < 0.7 * err_random, (err, err_random)
     with pytest.raises(GenzooError, match="complete_steps"):
         model.complete(test, mask, complete_steps=0)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_mlp_depth_sets_the_hidden_layers(depth: int) -> None:
+    model = make(MNIST, arch="mlp", hidden=12, latent_dim=3, depth=depth)
+    linears = [m for m in model.encoder.head if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == depth + 1 and linears[0].in_features == 784 and linears[-1].out_features == 6
+    assert len([m for m in model.decoder.net if isinstance(m, torch.nn.Linear)]) == depth + 1
+    exercise(model)
+    with pytest.raises(GenzooError, match="depth"):
+        make(MNIST, arch="mlp", depth=0)
+
+
+def test_configs_saved_before_depth_existed_still_load() -> None:
+    """A config.json without ``depth`` means two hidden layers, with the same weight names."""
+    old = {"arch": "mlp", "latent_dim": 3, "hidden": 12}
+    model = make(MNIST, **old)
+    assert model.config.depth == 2
+    names = set(model.state_dict())
+    assert {"encoder.head.0.weight", "encoder.head.2.weight", "encoder.head.4.weight",
+            "decoder.net.4.bias"} <= names
+    VAE(build_config(VAE.Config, old), MNIST).load_state_dict(model.state_dict())
+
+
+def test_input_range_unit_feeds_binary_pixels_as_0_1() -> None:
+    torch.manual_seed(0)
+    x = random_batch(MNIST, 4)
+    sym = make(MNIST, arch="mlp", hidden=12, latent_dim=3)
+    unit = make(MNIST, arch="mlp", hidden=12, latent_dim=3, input_range="unit")
+    unit.load_state_dict(sym.state_dict())  # same weights, only what the encoder reads differs
+    flat = x.flatten(1).float()
+    assert torch.allclose(unit.encoder(x), unit.encoder.head(flat), atol=1e-6)
+    assert torch.allclose(sym.encoder(x), sym.encoder.head(2 * flat - 1), atol=1e-6)
+    exercise(unit)
+    with pytest.raises(GenzooError, match="input_range"):
+        make(MNIST, input_range="probability")

@@ -125,3 +125,22 @@ def test_dist_timeout_is_checked(tmp_path, capsys):
     rc = main(["train", "made", "--set", "hidden=16", "--steps", "2", "--set", "train.dist_timeout=0",
                "--run-dir", str(tmp_path / "r"), "--no-progress"])
     assert rc == 2 and "train.dist_timeout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_adam_is_fused_unless_turned_off(optimizer):
+    from genzoo.models.base import Player
+    from genzoo.train.trainer import _make_optimizer
+
+    def step(fused: bool) -> torch.Tensor:
+        w = torch.nn.Parameter(torch.linspace(-1, 1, 6))
+        opt = _make_optimizer(Player("model", [w], lambda b: {}),
+                              TrainConfig(optimizer=optimizer, weight_decay=0.1, fused=fused))
+        assert opt.param_groups[0]["fused"] is (True if fused else None)
+        for _ in range(3):
+            opt.zero_grad()
+            (w.pow(3).sum()).backward()
+            opt.step()
+        return w.detach()
+
+    assert torch.allclose(step(True), step(False), atol=1e-6)

@@ -14,6 +14,11 @@ connection into hidden unit ``k`` from a unit of degree ``m'`` exists iff
 ``m(d) > m(k)``. Categorical values are one-hot encoded (D*K inputs); the K inputs and
 the K output logits of one dimension share its degree.
 
+With ``direct`` the inputs also feed the outputs through one more masked linear map
+(output ``d`` sees input ``d'`` iff ``m(d) > m(d')``): the autoregressive logistic
+regression that MADE's hidden layer then only has to correct. The authors' code has this
+as ``direct_input_connect="Output"``, the setting of its published MNIST commands.
+
 With ``num_masks > 1`` (connectivity-agnostic) or ``order_agnostic`` (random orderings)
 training draws one of ``num_masks`` fixed mask seeds every step, as in the paper's
 "order-agnostic training"; evaluation and sampling use mask 0, and ``log_prob(x,
@@ -48,6 +53,13 @@ class MADEConfig:
         natural_order: without ``order_agnostic``, use the raster order (else one random
             permutation drawn from ``seed``).
         seed: seeds the set of mask seeds (degrees and orderings).
+        direct: add a masked direct input-to-output connection (the authors' code,
+            ``direct_input_connect="Output"``); off by default, as runs saved before it.
+        marginal_init: before training, set the output biases to the log-odds (binary)
+            or log-frequencies (categorical) of each dimension in the training split, so
+            training starts at the independent-pixels model instead of 784 log 2 nats.
+            Adam moves a bias by about ``lr`` per step, so from 0 a background pixel's
+            bias (about -6) takes thousands of steps to get there.
     """
 
     hidden: tuple[int, ...] = (256, 256)
@@ -55,6 +67,8 @@ class MADEConfig:
     num_masks: int = 1
     natural_order: bool = True
     seed: int = 0
+    direct: bool = False
+    marginal_init: bool = True
 
     def validate(self) -> None:
         if not self.hidden:
@@ -107,6 +121,8 @@ class MADE(GenerativeModel):
         self.K = int(spec.num_values) if self.categorical else 1
         widths = [self.D * self.K, *config.hidden, self.D * self.K]
         self.layers = nn.ModuleList(MaskedLinear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        # Input -> output, no bias (the last layer has one).
+        self.direct = MaskedLinear(self.D * self.K, self.D * self.K, bias=False) if config.direct else None
 
         # The mask set is defined by these seeds; stored so a loaded model rebuilds the
         # very same masks whatever `seed` the loading config says.
@@ -116,6 +132,20 @@ class MADE(GenerativeModel):
         self.register_buffer("order", torch.arange(self.D))
         self.register_buffer("mask_index", torch.tensor(-1))
         self.use_mask(0)
+
+    @torch.no_grad()
+    def prepare(self, data) -> None:
+        """Output biases from the training split's marginals (``marginal_init``)."""
+        if not self.config.marginal_init or len(data.train) == 0:
+            return
+        flat = data.train.x.reshape(len(data.train), self.D)
+        if self.categorical:
+            counts = torch.zeros(self.D, self.K).scatter_add_(1, flat.long().T, torch.ones(flat.shape[1], flat.shape[0]))
+            bias = torch.log((counts + 1.0) / (len(flat) + self.K))  # (D, K), add-one smoothed
+        else:
+            p = flat.float().mean(0).clamp(1e-3, 1 - 1e-3)  # (D,)
+            bias = torch.log(p) - torch.log1p(-p)
+        self.layers[-1].bias.copy_(bias.reshape(-1).to(self.layers[-1].bias))
 
     # ---- masks -------------------------------------------------------------------
     def _degrees(self, index: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -151,6 +181,8 @@ class MADE(GenerativeModel):
             layer.set_mask(m_next[:, None] >= m_prev[None, :])  # (out, in)
         m_out = degrees[0]  # outputs carry the degrees of the inputs they predict
         self.layers[-1].set_mask(m_out[:, None] > degrees[-1][None, :])
+        if self.direct is not None:
+            self.direct.set_mask(m_out[:, None] > degrees[0][None, :])
         self.order.copy_(order)
         self.mask_index.fill_(index)
 
@@ -163,10 +195,12 @@ class MADE(GenerativeModel):
             h = F.one_hot(flat.long(), self.K).reshape(B, self.D * self.K)  # (B, D*K)
         else:
             h = flat
-        h = h.to(self.layers[0].weight.dtype)
+        inputs = h = h.to(self.layers[0].weight.dtype)
         for layer in self.layers[:-1]:
             h = F.relu(layer(h))
         out = self.layers[-1](h)  # (B, D*K)
+        if self.direct is not None:
+            out = out + self.direct(inputs)
         return out.view(B, self.D, self.K) if self.categorical else out
 
     def _log_prob_current(self, x: torch.Tensor) -> torch.Tensor:

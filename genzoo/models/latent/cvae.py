@@ -36,7 +36,7 @@ from genzoo.nn import rand
 
 @dataclass
 class CVAEConfig(VAEConfig):
-    """CVAE hyperparameters: the ``vae``'s (arch, latent_dim, hidden, channels, decoder,
+    """CVAE hyperparameters: the ``vae``'s (arch, latent_dim, hidden, depth, channels, input_range, decoder,
     k, objective, train_k, beta), with the same meanings; the label width comes from
     the data's ``num_classes``."""
 

