@@ -36,13 +36,13 @@ def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def sized_model(run, spec, cell: str, target: int | None) -> torch.nn.Module:
+def sized_model(run_config, spec, cell: str, target: int | None) -> torch.nn.Module:
     """The recipe's model with ``cell``; its width chosen so the parameter count is
     closest to ``target`` (None: the recipe's width)."""
     def make(hidden: int) -> torch.nn.Module:
-        return build(replace(run, model_config=replace(run.model_config, cell=cell, hidden=hidden)), spec)
+        return build(replace(run_config, model_config=replace(run_config.model_config, cell=cell, hidden=hidden)), spec)
 
-    width = run.model_config.hidden
+    width = run_config.model_config.hidden
     if target is None:
         return make(width)
     # parameters grow monotonically with the width: bisect for the closest count
@@ -92,19 +92,19 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    run = resolve(recipe=RECIPE)
-    data = load_data(run)
-    tc = run.train
+    run_config = resolve(recipe=RECIPE)
+    data = load_data(run_config)
+    tc = run_config.train
     torch.manual_seed(args.seed)
-    target = n_params(sized_model(run, data.spec, "lstm", None))
+    target = n_params(sized_model(run_config, data.spec, "lstm", None))
     print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"{args.seconds:g} s per cell, recipe {RECIPE.name}: {run.model_config.layers} layers, "
+          f"{args.seconds:g} s per cell, recipe {RECIPE.name}: {run_config.model_config.layers} layers, "
           f"batch {tc.batch_size}, lr {tc.lr:g}, {len(data.train)} train / {len(data.test)} test blocks "
           f"of {data.spec.shape[0]} chars")
     print(f"{'cell':<6}{'hidden':>8}{'params':>10}{'steps':>8}{'test bits/char':>16}")
     for cell in args.cells.split(","):
         torch.manual_seed(args.seed)
-        model = sized_model(run, data.spec, cell, None if cell == "lstm" else target)
+        model = sized_model(run_config, data.spec, cell, None if cell == "lstm" else target)
         steps = train_for(model, data, seconds=args.seconds, batch_size=tc.batch_size, lr=tc.lr,
                           clip=tc.clip_grad, seed=args.seed)
         print(f"{cell:<6}{model.config.hidden:>8}{n_params(model):>10}{steps:>8}{test_bpc(model, data):>16.3f}",

@@ -27,7 +27,7 @@ def main() -> None:
     p.add_argument("--count", type=int, default=8, help="columns of the picture")
     args = p.parse_args()
     loaded = load_run(args.run, weights="auto")
-    data = load_data(loaded.run, download=False)
+    data = load_data(loaded.config, download=False)
     test = data.fixed("test")
     src, tgt = test.extra["source"], test.x
     model = loaded.model.eval()
@@ -36,7 +36,7 @@ def main() -> None:
         fake = torch.cat([model.translate(src[i:i + 500], **kw) for i in range(0, len(src), 500)])
     print("| run | test pairs | mean abs error of translations | of the sources themselves |")
     print("|---|---:|---:|---:|")
-    print(f"| {loaded.run.model} | {len(src)} | {(fake - tgt).abs().mean():.4f} | {(src - tgt).abs().mean():.4f} |")
+    print(f"| {loaded.config.model} | {len(src)} | {(fake - tgt).abs().mean():.4f} | {(src - tgt).abs().mean():.4f} |")
     k = args.count
     out = args.out or str(loaded.path / "translation.png")
     Image.fromarray(image_grid(torch.cat([src[:k], fake[:k], tgt[:k]]), data.spec, ncol=k, min_cell=56)).save(out)

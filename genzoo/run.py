@@ -39,7 +39,7 @@ WEIGHTS = ("auto", "best", "ema", "model")
 
 
 @dataclass
-class RunSpec:
+class RunConfig:
     """A fully resolved run: model, data and trainer settings."""
 
     model: str
@@ -64,8 +64,8 @@ class RunSpec:
 
 def resolve(model: str | None = None, data: str | None = None, *, recipe: dict[str, Any] | str | Path | None = None,
             overrides: dict[str, Any] | None = None, train_flags: dict[str, Any] | None = None,
-            data_dir: str | None = None) -> RunSpec:
-    """Combine defaults, a recipe, overrides and flags into a checked RunSpec."""
+            data_dir: str | None = None) -> RunConfig:
+    """Combine defaults, a recipe, overrides and flags into a checked RunConfig."""
     rec = load_yaml(recipe) if isinstance(recipe, (str, Path)) else dict(recipe or {})
     unknown = set(rec) - {"model", "data", "train"}
     if unknown:
@@ -91,7 +91,7 @@ def resolve(model: str | None = None, data: str | None = None, *, recipe: dict[s
     dopts = build_config(opt_cls, {**sections["data"], **routed["data"]}, what=f"option of dataset {data_name!r}")
     tvals = {**sections["train"], **routed["train"], **{k: v for k, v in (train_flags or {}).items() if v is not None}}
     tcfg = build_config(TrainConfig, tvals, what="train key")
-    return RunSpec(model_name, mcfg, data_name, dopts, data_dir, tcfg)
+    return RunConfig(model_name, mcfg, data_name, dopts, data_dir, tcfg)
 
 
 def _pick_name(what: str, given: str | None, from_recipe: str | None) -> str | None:
@@ -100,12 +100,13 @@ def _pick_name(what: str, given: str | None, from_recipe: str | None) -> str | N
     return given or from_recipe
 
 
-def load_data(run: RunSpec, *, download: bool = True) -> Dataset:
-    return load_dataset(run.data, root=run.data_dir, download=download, **dataclasses.asdict(run.data_options))
+def load_data(config: RunConfig, *, download: bool = True) -> Dataset:
+    return load_dataset(config.data, root=config.data_dir, download=download,
+                        **dataclasses.asdict(config.data_options))
 
 
-def build(run: RunSpec, spec: DataSpec) -> GenerativeModel:
-    return get_model_class(run.model)(run.model_config, spec)  # __init__ checks the spec
+def build(config: RunConfig, spec: DataSpec) -> GenerativeModel:
+    return get_model_class(config.model)(config.model_config, spec)  # __init__ checks the spec
 
 
 def new_run_dir(base: str | Path, model: str, data: str) -> Path:
@@ -119,10 +120,10 @@ def new_run_dir(base: str | Path, model: str, data: str) -> Path:
     return p
 
 
-def write_config(run_dir: Path, run: RunSpec, spec: DataSpec) -> None:
+def write_config(run_dir: Path, config: RunConfig, spec: DataSpec) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / ".config.json.tmp"
-    tmp.write_text(json.dumps(run.to_dict(spec), indent=2) + "\n")
+    tmp.write_text(json.dumps(config.to_dict(spec), indent=2) + "\n")
     tmp.replace(run_dir / "config.json")
 
 
@@ -143,16 +144,16 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     return d
 
 
-def runspec_from_config(d: dict[str, Any]) -> RunSpec:
-    """Rebuild the RunSpec that a config.json describes (values re-checked)."""
+def runconfig_from_dict(d: dict[str, Any]) -> RunConfig:
+    """Rebuild the RunConfig that a config.json describes (values re-checked)."""
     cls = get_model_class(d["model"])
     opt_cls = options_class(d["data"]["name"])
-    return RunSpec(d["model"], build_config(cls.Config, d["model_config"], what=f"key of model {d['model']!r}"),
+    return RunConfig(d["model"], build_config(cls.Config, d["model_config"], what=f"key of model {d['model']!r}"),
                    d["data"]["name"], build_config(opt_cls, d["data"].get("options", {}), what="data option"),
                    d["data"].get("data_dir"), build_config(TrainConfig, d["train"], what="train key"))
 
 
-def check_resumable(saved: RunSpec, new: RunSpec) -> None:
+def check_resumable(saved: RunConfig, new: RunConfig) -> None:
     """Refuse to resume a run with a different model, data or optimisation."""
     a, b = saved.to_dict(), new.to_dict()
     for key in ("model", "model_config", "data"):
@@ -178,7 +179,7 @@ class LoadedRun:
     """A trained model rebuilt from its run directory."""
 
     path: Path
-    run: RunSpec
+    config: RunConfig
     spec: DataSpec
     model: GenerativeModel
     weights: str
@@ -196,9 +197,9 @@ def load_run(run_dir: str | Path, *, weights: str = "auto", device: str = "cpu")
 
     path = Path(run_dir)
     d = read_config(path)
-    run = runspec_from_config(d)
+    config = runconfig_from_dict(d)
     spec = DataSpec.from_dict(d["spec"])
-    model = build(run, spec)
+    model = build(config, spec)
     if weights not in WEIGHTS:
         raise GenzooError(f"bad value {weights!r} for weights: one of {', '.join(WEIGHTS)}")
     files = {w: path / f"{w}.safetensors" for w in ("best", "ema", "model")}
@@ -215,4 +216,4 @@ def load_run(run_dir: str | Path, *, weights: str = "auto", device: str = "cpu")
         f = found[-1][1] / "model.safetensors"
     load_state_dict_checked(model, load_weights(f), f)
     model.to(device).eval()
-    return LoadedRun(path, run, spec, model, weights)
+    return LoadedRun(path, config, spec, model, weights)

@@ -11,5 +11,5 @@ RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"
 
 @pytest.mark.parametrize("path", sorted(RECIPE_DIR.glob("*.yaml")), ids=lambda p: p.name)
 def test_recipe_resolves(path):
-    run = resolve(recipe=path)
-    assert run.model and run.data
+    run_config = resolve(recipe=path)
+    assert run_config.model and run_config.data

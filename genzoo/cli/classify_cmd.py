@@ -81,7 +81,7 @@ def parse_label_counts(text: str) -> list[int | None]:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     if Path(args.target).is_dir():
         return _classify_run(args)
     if args.reject:
@@ -97,13 +97,13 @@ def _classify_run(args: argparse.Namespace) -> int:
     if args.reject:
         _check_reject(args)
         data, clf = run_classifier(loaded)
-        return _reject(args, clf, data, out, f"{loaded.run.model} on {loaded.run.data}",
+        return _reject(args, clf, data, out, f"{loaded.config.model} on {loaded.config.data}",
                        loaded.model.likelihood_note(y=data.test.y[:1]))
     res = classify_run(loaded, args.split, out)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        print(f"{loaded.run.model} on {loaded.run.data}: Bayes-rule test accuracy {res['accuracy']:.2%} "
+        print(f"{loaded.config.model} on {loaded.config.data}: Bayes-rule test accuracy {res['accuracy']:.2%} "
               f"({res['examples']} examples; p(x|y): {res['likelihood']})")
         print(f"wrote {out / 'confusion.png'} and {out / 'results.json'}")
     return 0
@@ -122,20 +122,20 @@ def _reject_trained(args: argparse.Namespace) -> int:
     sizes = parse_label_counts(args.labels or "all")
     if len(sizes) != 1:
         raise GenzooError("--reject trains one classifier: give one --labels count (or 'all')")
-    spec = runs.resolve(args.target, args.data, recipe=args.config, overrides=split_overrides(args.set),
+    run_config = runs.resolve(args.target, args.data, recipe=args.config, overrides=split_overrides(args.set),
                         train_flags={"steps": args.steps, "seed": args.seed}, data_dir=args.data_dir)
-    data = runs.load_data(spec)
+    data = runs.load_data(run_config)
     K = int(data.spec.num_classes or 0)
     if not K or data.train.y is None:
-        raise GenzooError(f"{spec.data!r} has no labels to classify")
+        raise GenzooError(f"{run_config.data!r} has no labels to classify")
     labelled, reference = split_off_reference(labelled_subset(data.train, sizes[0], K, seed=args.seed),
                                               args.holdout, seed=args.seed)
-    clf = train_generative_classifier(spec.model, data, labelled, config=dataclasses.asdict(spec.model_config),
-                                      train=spec.train, conditional=args.conditional,
+    clf = train_generative_classifier(run_config.model, data, labelled, config=dataclasses.asdict(run_config.model_config),
+                                      train=run_config.train, conditional=args.conditional,
                                       progress=not args.no_progress)
-    out = Path(args.out) if args.out else Path("classify") / f"{spec.model}-{spec.data}-reject"
+    out = Path(args.out) if args.out else Path("classify") / f"{run_config.model}-{run_config.data}-reject"
     kind = "one conditional model" if args.conditional else "one model per class"
-    return _reject(args, clf, data, out, f"{spec.model} ({kind}, {len(labelled)} labels) on {spec.data}",
+    return _reject(args, clf, data, out, f"{run_config.model} ({kind}, {len(labelled)} labels) on {run_config.data}",
                    clf.models[0].likelihood_note() if isinstance(clf.models, list) else clf.models.likelihood_note(),
                    reference)
 
@@ -189,19 +189,19 @@ def _learning_curve(args: argparse.Namespace) -> int:
     from genzoo.tasks.classify import learning_curve
 
     sizes = parse_label_counts(args.labels or "10,50,all")
-    spec = runs.resolve(args.target, args.data, recipe=args.config, overrides=split_overrides(args.set),
+    run_config = runs.resolve(args.target, args.data, recipe=args.config, overrides=split_overrides(args.set),
                         train_flags={"steps": args.steps, "seed": args.seed}, data_dir=args.data_dir)
-    data = runs.load_data(spec)
-    config = dataclasses.asdict(spec.model_config)
-    rows = learning_curve(spec.model, data, sizes, config=config, train=spec.train, conditional=args.conditional,
+    data = runs.load_data(run_config)
+    config = dataclasses.asdict(run_config.model_config)
+    rows = learning_curve(run_config.model, data, sizes, config=config, train=run_config.train, conditional=args.conditional,
                           seed=args.seed, progress=not args.no_progress)
-    out = Path(args.out) if args.out else Path("classify") / f"{spec.model}-{spec.data}"
+    out = Path(args.out) if args.out else Path("classify") / f"{run_config.model}-{run_config.data}"
     out.mkdir(parents=True, exist_ok=True)
     kind = "one conditional model" if args.conditional else "one model per class"
-    res = {"model": spec.model, "data": spec.data, "generative": kind, "steps": spec.train.steps,
+    res = {"model": run_config.model, "data": run_config.data, "generative": kind, "steps": run_config.train.steps,
            "discriminative": "MLP (2 hidden layers, ReLU, dropout 0.2, AdamW, 2,000 steps)", "rows": rows}
     (out / "results.json").write_text(json.dumps(res, indent=2))
-    lines = [f"# {spec.model} ({kind}, {spec.train.steps} steps each) vs an MLP of similar size, {spec.data}", "",
+    lines = [f"# {run_config.model} ({kind}, {run_config.train.steps} steps each) vs an MLP of similar size, {run_config.data}", "",
              "| labels per class | labelled | generative acc | discriminative acc | gen. params | disc. params |",
              "|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -209,7 +209,7 @@ def _learning_curve(args: argparse.Namespace) -> int:
                      f"{r['discriminative_accuracy']:.2%} | {r['generative_parameters']:,} | "
                      f"{r['discriminative_parameters']:,} |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
-    learning_curve_png(rows, out / "learning_curve.png", title=f"{spec.model} ({kind}) vs MLP on {spec.data}")
+    learning_curve_png(rows, out / "learning_curve.png", title=f"{run_config.model} ({kind}) vs MLP on {run_config.data}")
     if args.json:
         print(json.dumps(res, indent=2))
     else:

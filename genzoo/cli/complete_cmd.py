@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     from genzoo.tasks.complete import complete_run, completion_grid, write_sequence_completions
     from genzoo.train.distributed import resolve_device
 

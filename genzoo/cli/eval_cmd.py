@@ -53,7 +53,7 @@ def default_metrics(model, spec) -> list[str]:
                       "sample-quality metric; nothing to evaluate")
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     from genzoo.errors import GenzooError
     from genzoo.evaluate.metrics import evaluate
     from genzoo.run import load_data
@@ -80,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
         if "ensemble" not in inspect.signature(model.log_prob).parameters:
             raise GenzooError(f"--ensemble is for models with mask ensembles (made); {model.name!r} has none")
         kwargs["ensemble"] = args.ensemble
-    data = load_data(loaded.run, download=False)
-    res = evaluate(model, data, metrics, name=loaded.run.data, split=args.split, samples=args.samples,
-                   seed=args.seed, root=loaded.run.data_dir, features_root=args.features_data_dir,
+    data = load_data(loaded.config, download=False)
+    res = evaluate(model, data, metrics, name=loaded.config.data, split=args.split, samples=args.samples,
+                   seed=args.seed, root=loaded.config.data_dir, features_root=args.features_data_dir,
                    nll_kwargs=kwargs, batch_size=args.batch_size, progress=not args.json)
-    out = {"run": str(loaded.path), "model": loaded.run.model, "data": loaded.run.data, "split": args.split,
+    out = {"run": str(loaded.path), "model": loaded.config.model, "data": loaded.config.data, "split": args.split,
            "weights": loaded.weights}
     if "nll" in res:
         nll = res.pop("nll")
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{loaded.run.model} on {loaded.run.data} [{args.split}, {loaded.weights} weights]")
+    print(f"{loaded.config.model} on {loaded.config.data} [{args.split}, {loaded.weights} weights]")
     for line in summary_lines(out):
         print("  " + line)
     return 0

@@ -11,7 +11,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", nargs="?", choices=["models", "datasets"], help="only one of the two")
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     from genzoo.data.dataset import dataset_entry, dataset_names
     from genzoo.models.registry import get_model_class, model_names
 

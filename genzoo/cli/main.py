@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=mod.HELP, description=mod.__doc__)
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         mod.add_arguments(sp)
-        sp.set_defaults(_run=mod.run)
+        sp.set_defaults(_execute=mod.execute)
     return p
 
 
@@ -46,12 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     if getattr(args, "debug", False):
-        return int(args._run(args) or 0)
+        return int(args._execute(args) or 0)
     formatwarning = warnings.formatwarning
     # a warning for the user is one line too (with --debug: Python's own, with the source line)
     warnings.formatwarning = lambda message, category, *a, **k: f"genzoo {args.command}: warning: {message}\n"
     try:
-        return int(args._run(args) or 0)
+        return int(args._execute(args) or 0)
     except KeyboardInterrupt:
         print("genzoo: interrupted", file=sys.stderr)
         return 130

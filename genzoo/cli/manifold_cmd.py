@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from genzoo.errors import GenzooError
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     grid = manifold_grid(model, size=args.size, label=args.label)
     out.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image_grid(grid, spec, ncol=args.size)).save(out / "manifold-grid.png")
-    test = load_data(loaded.run, download=False).fixed("test")
+    test = load_data(loaded.config, download=False).fixed("test")
     code_scatter(model, test.x[:5000], None if test.y is None else test.y[:5000], out / "manifold-codes.png")
     print(f"wrote {out / 'manifold-grid.png'} and {out / 'manifold-codes.png'}")
     return 0

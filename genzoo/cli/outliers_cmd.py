@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     from genzoo.errors import GenzooError
     from genzoo.report.plots import roc_png, score_histograms_png
     from genzoo.run import load_data
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.count < 2:
         raise GenzooError(f"bad value {args.count} for --count: must be >= 2")
     loaded = load_run_from_args(args.run, args)
-    data = load_data(loaded.run, download=False)
+    data = load_data(loaded.config, download=False)
     sets = tuple(s.strip() for s in args.sets.split(",") if s.strip())
     scores = tuple(s.strip() for s in args.scores.split(",") if s.strip())
     res = detect(loaded.model, data, count=args.count, sets=sets, scores=scores, seed=args.seed)
@@ -50,18 +50,18 @@ def run(args: argparse.Namespace) -> int:
     inl = res["scores"]["inliers"]
     panels = {name: {s: (*roc_curve(inl[name], res["scores"][s][name]), res["auroc"][s][name]) for s in sets}
               for name in scores}
-    roc_png(panels, out / "roc.png", title=f"{loaded.run.model} on {loaded.run.data}: test images vs outliers")
+    roc_png(panels, out / "roc.png", title=f"{loaded.config.model} on {loaded.config.data}: test images vs outliers")
     score_histograms_png({k: v["likelihood"] if "likelihood" in v else next(iter(v.values()))
                           for k, v in res["scores"].items()}, out / "scores.png",
-                         title=f"{loaded.run.model}: scores of test images and outliers",
+                         title=f"{loaded.config.model}: scores of test images and outliers",
                          xlabel=scores[0] if "likelihood" not in scores else "negative log-likelihood (nats)")
     summary = {k: v for k, v in res.items() if k != "scores"}
-    summary.update(run=str(loaded.path), model=loaded.run.model, data=loaded.run.data)
+    summary.update(run=str(loaded.path), model=loaded.config.model, data=loaded.config.data)
     (out / "results.json").write_text(json.dumps(summary, indent=2))
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"{loaded.run.model} on {loaded.run.data}: AUROC, {res['count']} test images vs {res['count']} outliers "
+    print(f"{loaded.config.model} on {loaded.config.data}: AUROC, {res['count']} test images vs {res['count']} outliers "
           f"per set (likelihood: {res['likelihood']}; training entropy estimate {res['typical_nll']:.2f} nats)")
     print(f"  {'outliers':<10}" + "".join(f"{s:>12}" for s in scores))
     for s in sets:

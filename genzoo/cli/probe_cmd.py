@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     from genzoo.cli.classify_cmd import parse_label_counts
     from genzoo.errors import GenzooError
     from genzoo.report.plots import learning_curve_png
@@ -43,20 +43,20 @@ def run(args: argparse.Namespace) -> int:
         raise GenzooError(f"bad value {args.C} for --C: must be > 0")
     sizes = parse_label_counts(args.labels)
     loaded = load_run_from_args(args.run, args)
-    data = load_data(loaded.run, download=False)
+    data = load_data(loaded.config, download=False)
     res = probe(loaded.model, data, sizes=sizes, split=args.split, C=args.C, seed=args.seed)
-    res.update(run=str(loaded.path), model=loaded.run.model, data=loaded.run.data)
+    res.update(run=str(loaded.path), model=loaded.config.model, data=loaded.config.data)
     out = Path(args.out) if args.out else loaded.path / "probe"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(res, indent=2))
-    lines = [f"# Linear probe: {loaded.run.model} codes ({res['code_dim']}-d) vs pixels ({res['pixel_dim']}-d), "
-             f"{loaded.run.data}, {res['test']} {args.split} examples", "",
+    lines = [f"# Linear probe: {loaded.config.model} codes ({res['code_dim']}-d) vs pixels ({res['pixel_dim']}-d), "
+             f"{loaded.config.data}, {res['test']} {args.split} examples", "",
              "| labels per class | labelled | codes | pixels |", "|---:|---:|---:|---:|"]
     for r in res["rows"]:
         lines.append(f"| {r['per_class']} | {r['labelled']} | {r['code_accuracy']:.2%} | {r['pixel_accuracy']:.2%} |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
-    learning_curve_png(res["rows"], out / "probe.png", title=f"linear probe: {loaded.run.model} codes vs pixels",
-                       series={"code_accuracy": f"{loaded.run.model} codes", "pixel_accuracy": "raw pixels"})
+    learning_curve_png(res["rows"], out / "probe.png", title=f"linear probe: {loaded.config.model} codes vs pixels",
+                       series={"code_accuracy": f"{loaded.config.model} codes", "pixel_accuracy": "raw pixels"})
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

@@ -25,5 +25,5 @@ def load_run_from_args(path: str, args: argparse.Namespace, *, device: str = "cp
 
     loaded = load_run(path, weights=args.weights, device=device)
     if args.data_dir:
-        loaded.run.data_dir = args.data_dir
+        loaded.config.data_dir = args.data_dir
     return loaded

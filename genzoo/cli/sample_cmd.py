@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=50, help="frames in the GIF (default 50)")
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.errors import GenzooError
@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     if loaded.spec.kind == "vector" and loaded.spec.shape == (2,):
         from genzoo.run import load_data
 
-        reference = load_data(loaded.run, download=False).test.x[:2000]
+        reference = load_data(loaded.config, download=False).test.x[:2000]
     out = Path(args.out) if args.out else loaded.path / "samples" / f"sample-seed{args.seed}.png"
-    written = save_samples(x, loaded.spec, out, title=f"{loaded.run.model} samples", reference=reference)
+    written = save_samples(x, loaded.spec, out, title=f"{loaded.config.model} samples", reference=reference)
     print(f"wrote {args.n} samples to {written}")
     return 0

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch CPU threads (default 0: torch's choice; 1 suits a busy shared machine)")
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     from genzoo.serve.runs import find_runs
     from genzoo.serve.server import serve
     from genzoo.train.distributed import resolve_device

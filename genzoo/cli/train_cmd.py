@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
+def execute(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo import run as runs
@@ -51,38 +51,38 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if run_dir is None:
             raise GenzooError("--resume needs --run-dir (the run to continue)")
-        saved = runs.runspec_from_config(runs.read_config(run_dir))
+        saved = runs.runconfig_from_dict(runs.read_config(run_dir))
         base = {"model": {"name": saved.model, **dataclasses.asdict(saved.model_config)},
                 "data": {"name": saved.data, **dataclasses.asdict(saved.data_options)},
                 "train": dataclasses.asdict(saved.train)}
-        spec = runs.resolve(args.model, args.data, recipe=base, overrides=overrides, train_flags=flags,
+        run_config = runs.resolve(args.model, args.data, recipe=base, overrides=overrides, train_flags=flags,
                             data_dir=args.data_dir or saved.data_dir)
-        runs.check_resumable(saved, spec)
+        runs.check_resumable(saved, run_config)
     else:
-        spec = runs.resolve(args.model, args.data, recipe=args.config, overrides=overrides, train_flags=flags,
+        run_config = runs.resolve(args.model, args.data, recipe=args.config, overrides=overrides, train_flags=flags,
                             data_dir=args.data_dir)
         if ddp.launched_by_torchrun() and run_dir is None:
             raise GenzooError("give --run-dir when training with several processes")
         if run_dir is None:
-            run_dir = runs.new_run_dir("runs", spec.model, spec.data)
+            run_dir = runs.new_run_dir("runs", run_config.model, run_config.data)
         elif run_dir.exists() and any(run_dir.iterdir()):
             raise GenzooError(f"run directory {run_dir} already exists and is not empty; "
                               "use --resume to continue it or choose another --run-dir")
 
-    dist = ddp.setup(ddp.resolve_device(spec.train.device), timeout_s=spec.train.dist_timeout)
-    data = runs.load_data(spec, download=not args.offline)
-    torch.manual_seed(spec.train.seed)  # identical initial weights on every rank
-    model = runs.build(spec, data.spec)
+    dist = ddp.setup(ddp.resolve_device(run_config.train.device), timeout_s=run_config.train.dist_timeout)
+    data = runs.load_data(run_config, download=not args.offline)
+    torch.manual_seed(run_config.train.seed)  # identical initial weights on every rank
+    model = runs.build(run_config, data.spec)
     ddp.barrier()
     if dist.is_main and not args.resume:
-        runs.write_config(run_dir, spec, data.spec)
-    trainer = Trainer(model, data, spec.train, run_dir=run_dir, resume=args.resume,
+        runs.write_config(run_dir, run_config, data.spec)
+    trainer = Trainer(model, data, run_config.train, run_dir=run_dir, resume=args.resume,
                       progress=not args.no_progress)
     if dist.is_main:
         from genzoo.models.base import count_parameters
 
         n_params = count_parameters(model)
-        print(f"training {spec.model} ({n_params:,} parameters) on {spec.data} {data.spec.describe}, "
+        print(f"training {run_config.model} ({n_params:,} parameters) on {run_config.data} {data.spec.describe}, "
               f"{len(data.train)} examples, device {trainer.device}"
               + (f", {dist.world_size} processes" if dist.enabled else "")
               + (f", resuming at step {trainer.step}" if args.resume else ""))

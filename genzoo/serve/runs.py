@@ -67,7 +67,7 @@ class ServedRun:
         with self._data_lock:
             if self._data is None and self._data_error is None:
                 try:
-                    self._data = load_data(self.loaded.run, download=False).test
+                    self._data = load_data(self.loaded.config, download=False).test
                 except GenzooError as e:
                     self._data_error = str(e)
             if self._data_error is not None:
@@ -75,15 +75,15 @@ class ServedRun:
             return self._data
 
     def info(self) -> dict[str, Any]:
-        m, s, run = self.model, self.spec, self.loaded.run
-        return {"index": self.index, "name": self.name, "model": run.model, "family": getattr(m, "family", ""),
-                "data": run.data, "spec": s.describe, "kind": s.kind, "shape": list(s.shape),
+        m, s, cfg = self.model, self.spec, self.loaded.config
+        return {"index": self.index, "name": self.name, "model": cfg.model, "family": getattr(m, "family", ""),
+                "data": cfg.data, "spec": s.describe, "kind": s.kind, "shape": list(s.shape),
                 "value_type": s.value_type, "num_classes": s.num_classes,
                 "likelihood": m.likelihood or "none", "capabilities": list(m.capabilities), "views": self.views(),
                 "conditional": m.has("conditional"), "latent_dim": latent_dim(m), "weights": self.loaded.weights,
                 "sample_options": sample_options(m),
                 "parameters": sum(p.numel() for p in m.parameters()),
-                "steps": run.train.steps, "summary": metric_summary(read_metrics(self.loaded.path))}
+                "steps": cfg.train.steps, "summary": metric_summary(read_metrics(self.loaded.path))}
 
     def curves(self) -> dict[str, Any]:
         """Every numeric metric of metrics.jsonl as ``{name: [[step, value], ...]}``."""

@@ -78,7 +78,7 @@ def serve(paths: list[str | Path], *, host: str = "127.0.0.1", port: int = 8000,
 
     server = _Server(config)
     for r in table.runs:
-        say(f"  [{r.index}] {r.name}: {r.loaded.run.model} on {r.loaded.run.data} ({', '.join(r.views()) or 'info only'})")
+        say(f"  [{r.index}] {r.name}: {r.loaded.config.model} on {r.loaded.config.data} ({', '.join(r.views()) or 'info only'})")
     shown = f"[{host}]" if ":" in host else host
     say(f"genzoo serve: open http://{shown}:{port}/ (Ctrl+C or SIGTERM stops it)")
     server.run()

@@ -37,7 +37,7 @@ MAP_POINTS = 500
 
 def need(run: ServedRun, view: str, what: str) -> None:
     if view not in run.views():
-        raise ServeError(f"run {run.name!r} ({run.loaded.run.model} on {run.loaded.run.data}) cannot {what}")
+        raise ServeError(f"run {run.name!r} ({run.loaded.config.model} on {run.loaded.config.data}) cannot {what}")
 
 
 def _png(x: torch.Tensor, run: ServedRun) -> list[str]:

@@ -133,7 +133,7 @@ def select_entries(suite: dict[str, Any], only: list[str] | None) -> list[dict[s
 
 def resolve_entry(entry: dict[str, Any], suite: dict[str, Any], suite_path: Path, *, scale: float = 1.0,
                   device: str | None = None, data_dir: str | None = None, seed: int | None = None):
-    """The RunSpec of an entry: suite data and budget, then the recipe, then the entry's keys
+    """The RunConfig of an entry: suite data and budget, then the recipe, then the entry's keys
     (``device`` and ``seed``, when given, over all of them)."""
     from genzoo import run as runs
 
@@ -173,36 +173,36 @@ def run_suite(suite: dict[str, Any], suite_path: Path, out: Path, *, only: list[
     ev = {"metrics": ["nll", "fid", "kid", "prdc"], "samples": None, "seed": 0, **(suite.get("evaluate") or {})}
     if seed is not None:
         ev["seed"] = seed
-    specs = [resolve_entry(e, suite, suite_path, scale=scale, device=device, data_dir=data_dir, seed=seed)
+    run_configs = [resolve_entry(e, suite, suite_path, scale=scale, device=device, data_dir=data_dir, seed=seed)
              for e in entries]
     data, data_key = None, None
     results = []
-    for entry, spec in zip(entries, specs):
+    for entry, run_config in zip(entries, run_configs):
         label = _label(entry)
-        key = (spec.data, json.dumps(dataclasses.asdict(spec.data_options), sort_keys=True), spec.data_dir)
+        key = (run_config.data, json.dumps(dataclasses.asdict(run_config.data_options), sort_keys=True), run_config.data_dir)
         if data is None or key != data_key:
-            data, data_key = runs.load_data(spec), key
+            data, data_key = runs.load_data(run_config), key
         run_dir = out / "runs" / label
-        runs.write_config(run_dir, spec, data.spec)
-        torch.manual_seed(spec.train.seed)
-        model = runs.build(spec, data.spec)
-        log(f"[{label}] {spec.model}: {spec.train.steps} steps ...")
-        fit = Trainer(model, data, spec.train, run_dir=run_dir, progress=progress).fit()
+        runs.write_config(run_dir, run_config, data.spec)
+        torch.manual_seed(run_config.train.seed)
+        model = runs.build(run_config, data.spec)
+        log(f"[{label}] {run_config.model}: {run_config.train.steps} steps ...")
+        fit = Trainer(model, data, run_config.train, run_dir=run_dir, progress=progress).fit()
         loaded = runs.load_run(run_dir)
         metrics = [m for m in ev["metrics"] if m != "nll" or loaded.model.likelihood is not None]
         metrics = [m for m in metrics if m != "cas" or "conditional" in loaded.model.capabilities]
         t0 = time.perf_counter()
-        res = evaluate(loaded.model, data, metrics, name=spec.data, samples=ev["samples"], seed=ev["seed"],
-                       root=spec.data_dir, features_root=features_data_dir, progress=False)
+        res = evaluate(loaded.model, data, metrics, name=run_config.data, samples=ev["samples"], seed=ev["seed"],
+                       root=run_config.data_dir, features_root=features_data_dir, progress=False)
         eval_s = time.perf_counter() - t0
         g = torch.Generator().manual_seed(ev["seed"])
         t0 = time.perf_counter()
         with torch.no_grad():
             grid = loaded.model.sample(64, generator=g).cpu()
         sample_rate = 64 / (time.perf_counter() - t0)
-        results.append({"label": label, "model": spec.model, "family": loaded.model.family,
+        results.append({"label": label, "model": run_config.model, "family": loaded.model.family,
                         "parameters": count_parameters(loaded.model),
-                        "train": dataclasses.asdict(spec.train), "model_config": dataclasses.asdict(spec.model_config),
+                        "train": dataclasses.asdict(run_config.train), "model_config": dataclasses.asdict(run_config.model_config),
                         "train_seconds": fit["seconds"], "eval_seconds": eval_s, "samples_per_second": sample_rate,
                         "metrics": res, "_grid": grid})
         said = _short(res)

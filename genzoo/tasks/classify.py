@@ -210,10 +210,10 @@ def run_classifier(loaded: Any) -> tuple[Dataset, GenerativeClassifier]:
     :class:`genzoo.run.LoadedRun`), with the class prior of its training labels, and its data."""
     from genzoo.run import load_data
 
-    data = load_data(loaded.run, download=False)
+    data = load_data(loaded.config, download=False)
     K = int(loaded.spec.num_classes or 0)
     if not K or data.train.y is None:
-        raise GenzooError(f"{loaded.run.data!r} has no labels to classify")
+        raise GenzooError(f"{loaded.config.data!r} has no labels to classify")
     return data, GenerativeClassifier(loaded.model, log_prior(data.train.y, K), K)
 
 
@@ -231,8 +231,8 @@ def classify_run(loaded: Any, split: str, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     cm = torch.zeros(K, K, dtype=torch.long)
     cm.index_put_((examples.y, pred), torch.ones_like(pred), accumulate=True)
-    confusion_matrix_png(cm, out / "confusion.png", title=f"{loaded.run.model}: Bayes-rule classifier")
-    res = {"run": str(loaded.path), "model": loaded.run.model, "split": split, "accuracy": acc,
+    confusion_matrix_png(cm, out / "confusion.png", title=f"{loaded.config.model}: Bayes-rule classifier")
+    res = {"run": str(loaded.path), "model": loaded.config.model, "split": split, "accuracy": acc,
            "examples": len(examples), "likelihood": loaded.model.likelihood_note(y=examples.y[:1]),
            "confusion": cm.tolist()}
     (out / "results.json").write_text(json.dumps(res, indent=2))

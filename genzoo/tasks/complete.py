@@ -144,7 +144,7 @@ def complete_run(loaded: Any, *, cover: str | None = None, samples: int = 4, cou
     model.require("complete")
     cover = cover or ("end-0.5" if spec.kind == "sequence" else "bottom-0.5")
     observed = cover_mask(cover, spec)
-    x = load_data(loaded.run, download=False).fixed(split).x[:count]
+    x = load_data(loaded.config, download=False).fixed(split).x[:count]
     kwargs = {}
     if steps is not None:
         params = inspect.signature(model.complete).parameters

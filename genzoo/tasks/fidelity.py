@@ -139,17 +139,17 @@ def _trained(row: dict[str, Any], kind: str, measure: dict[str, Any], suite: dic
     from genzoo.tasks.bench import resolve_entry
     from genzoo.train.trainer import Trainer
 
-    spec = resolve_entry(row, suite, suite_path, scale=scale, device=device, data_dir=data_dir)
-    data = runs.load_data(spec)
-    runs.write_config(run_dir, spec, data.spec)
-    torch.manual_seed(spec.train.seed)
-    model = runs.build(spec, data.spec)
-    fit = Trainer(model, data, spec.train, run_dir=run_dir, progress=progress).fit()
+    run_config = resolve_entry(row, suite, suite_path, scale=scale, device=device, data_dir=data_dir)
+    data = runs.load_data(run_config)
+    runs.write_config(run_dir, run_config, data.spec)
+    torch.manual_seed(run_config.train.seed)
+    model = runs.build(run_config, data.spec)
+    fit = Trainer(model, data, run_config.train, run_dir=run_dir, progress=progress).fit()
     loaded = runs.load_run(run_dir)  # best weights when validation kept some
     model, test = loaded.model, data.fixed("test")
     out: dict[str, Any] = {"steps": fit["steps"], "train_seconds": fit["seconds"], "weights": loaded.weights,
-                           "stopped_early": fit.get("stopped_early"), "model_config": dataclasses.asdict(spec.model_config),
-                           "train": dataclasses.asdict(spec.train)}
+                           "stopped_early": fit.get("stopped_early"), "model_config": dataclasses.asdict(run_config.model_config),
+                           "train": dataclasses.asdict(run_config.train)}
     if kind == "nll":
         per = measure.pop("per", "example")
         res = evaluate_nll(model, test.x, **measure)

@@ -127,7 +127,7 @@ def interpolate_run(loaded: Any, *, mode: str = "slerp", steps: int = 10, pairs:
     if arithmetic:
         if not spec.num_classes:
             raise GenzooError(f"latent arithmetic needs labelled data; {spec.name!r} has no labels")
-        data = load_data(loaded.run, download=False)
+        data = load_data(loaded.config, download=False)
         train, test = data.fixed("train"), data.fixed("test")
         means = None if model.has("conditional") else class_means(encode(model, train.x), train.y, spec.num_classes)
         pick = torch.randperm(len(test), generator=g)[:pairs]
@@ -145,7 +145,7 @@ def interpolate_run(loaded: Any, *, mode: str = "slerp", steps: int = 10, pairs:
             labels = torch.randint(0, spec.num_classes, (pairs,), generator=g)
         rows = interpolation(model, z0, z1, steps=steps, mode=mode, condition=labels)
         return Interpolation(rows, f"{mode} interpolation between random codes", mode)
-    test = load_data(loaded.run, download=False).fixed("test")
+    test = load_data(loaded.config, download=False).fixed("test")
     pick = torch.randperm(len(test), generator=g)[: 2 * pairs]
     a, b = test.x[pick[:pairs]], test.x[pick[pairs:]]
     if len(b) < len(a):

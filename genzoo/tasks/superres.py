@@ -109,7 +109,7 @@ def load_models(run: str | Path, *, mse_run: str | Path | None = None, weights: 
     loaded = load_run(run, weights=weights)
     loaded.model.require("superres")
     if data_dir:
-        loaded.run.data_dir = data_dir
+        loaded.config.data_dir = data_dir
     models: dict[str, SRGAN] = {}
     if mse_run:
         other = load_run(mse_run, weights=weights)
@@ -131,7 +131,7 @@ def score_test_images(loaded: Any, models: dict[str, SRGAN], out: Path, *, count
 
     if count is not None and count < 1:
         raise GenzooError(f"bad value {count} for --count: must be >= 1")
-    test = load_data(loaded.run, download=False).fixed("test").x
+    test = load_data(loaded.config, download=False).fixed("test").x
     if count is not None:
         test = test[:count]
     table = compare(test, loaded.spec, models)

@@ -88,6 +88,6 @@ def test_eval_reports_the_library_number(runs, model, capsys):
     assert main(["eval", runs[model], "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     loaded = load_run(runs[model])
-    ref = evaluate_nll(loaded.model, load_data(loaded.run, download=False).fixed("test").x)
+    ref = evaluate_nll(loaded.model, load_data(loaded.config, download=False).fixed("test").x)
     assert got["nll_nats"] == pytest.approx(ref["nll_nats"], abs=1e-9)
     assert got["kind"] == ref["kind"] and got["n"] == ref["n"] == 359

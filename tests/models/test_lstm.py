@@ -18,7 +18,7 @@ from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.autoregressive.decoding import filter_logits
 from genzoo.models.autoregressive.lstm import LSTM
 from genzoo.models.registry import build_model
-from genzoo.run import read_config, resolve, runspec_from_config, write_config
+from genzoo.run import read_config, resolve, runconfig_from_dict, write_config
 
 SEQ = DataSpec("s", "sequence", (8,), "categorical", num_values=5)
 TINY = DataSpec("t", "sequence", (3,), "categorical", num_values=3)
@@ -101,15 +101,15 @@ def test_cells_are_the_named_modules_and_the_cell_is_a_checked_config_value(tmp_
     assert make(cell="rnn").rnn.nonlinearity == "tanh"
     with pytest.raises(GenzooError, match="cell"):
         build_config(LSTM.Config, {"cell": "transformer"})
-    run = resolve("lstm", "text", overrides={"cell": "gru", "hidden": 8, "embed": 4, "layers": 1})
-    assert run.model_config.cell == "gru"
-    write_config(tmp_path, run, SEQ)
-    assert runspec_from_config(read_config(tmp_path)).model_config.cell == "gru"  # saved
+    run_config = resolve("lstm", "text", overrides={"cell": "gru", "hidden": 8, "embed": 4, "layers": 1})
+    assert run_config.model_config.cell == "gru"
+    write_config(tmp_path, run_config, SEQ)
+    assert runconfig_from_dict(read_config(tmp_path)).model_config.cell == "gru"  # saved
     # a config.json written before `cell` existed loads as the LSTM it was
     d = json.loads((tmp_path / "config.json").read_text())
     del d["model_config"]["cell"]
     (tmp_path / "config.json").write_text(json.dumps(d))
-    assert runspec_from_config(read_config(tmp_path)).model_config.cell == "lstm"
+    assert runconfig_from_dict(read_config(tmp_path)).model_config.cell == "lstm"
 
 
 def test_top_k_one_is_greedy_and_ignores_the_generator():

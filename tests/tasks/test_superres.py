@@ -35,7 +35,7 @@ def test_superres_command_scores_what_the_task_computes(srgan_run, tmp_path, cap
     loaded = load_run(srgan_run)
     from genzoo.run import load_data
 
-    test = load_data(loaded.run, download=False).fixed("test").x[:12]
+    test = load_data(loaded.config, download=False).fixed("test").x[:12]
     table = superres.compare(test, loaded.spec, {"GAN": loaded.model})
     assert table["GAN"]["psnr"] == pytest.approx(res["scores"]["GAN"]["psnr"])
     assert main(["superres", str(srgan_run), "--count", "0", "--out", str(out)]) == 2
