@@ -37,6 +37,12 @@ SPECS = {
     "img-pair": DataSpec("tiny-pair", "image", (1, 8, 8), "continuous", value_range=(0.0, 1.0),
                          extra={"source_shape": [1, 8, 8], "paired": True}),
 }
+# Models whose defaults are sized for real data get a tiny network here (every other model
+# is checked at its defaults): a few-channel U-Net, a short chain and few solver steps.
+_TINY_DIFFUSION = {"channels": 8, "channel_mults": (1, 2), "hidden": 16, "mlp_layers": 1, "sample_steps": 4,
+                   "complete_steps": 4, "jump_count": 1}
+TINY = {"ddpm": {**_TINY_DIFFUSION, "timesteps": 50, "vlb_samples": 4},
+        "flow_matching": {**_TINY_DIFFUSION, "likelihood_steps": 3}}
 # Tiny discrete spaces small enough to enumerate: exact likelihoods must sum to 1 there.
 ENUM_SPECS = {
     "binary-2x2": DataSpec("enum-bin", "image", (1, 2, 2), "binary"),
@@ -93,7 +99,7 @@ def trained(request):  # module-scoped: train once, check many times
     name, key = request.param
     spec = SPECS[key]
     torch.manual_seed(0)
-    model = build_model(name, spec)
+    model = build_model(name, spec, TINY.get(name))
     data = tiny_dataset(spec)
     Trainer(model, data, TrainConfig(steps=2, batch_size=16, checkpoint_every=0), progress=False).fit()
     model.eval()
@@ -209,7 +215,7 @@ def enum_cases():
 def test_likelihood_normalizes_over_a_tiny_space(name, key):
     spec = ENUM_SPECS[key]
     torch.manual_seed(0)
-    model = build_model(name, spec)
+    model = build_model(name, spec, TINY.get(name))
     data = tiny_dataset(spec, 32)
     Trainer(model, data, TrainConfig(steps=3, batch_size=16, checkpoint_every=0), progress=False).fit()
     model.eval()
