@@ -206,7 +206,7 @@ def shipped_name(spec: DataSpec, *, dynamic: bool, dataset: str | None = None) -
     ``dataset``, default ``spec.name``), or None when none fits: same dataset, shape,
     classes, number of grey levels and :func:`variant`."""
     name = dataset or spec.name
-    for stem, (ds, opts) in SHIPPED.items():
+    for stem, (ds, _) in SHIPPED.items():
         meta = WEIGHTS_DIR / f"{stem}.json"
         if ds != name or not meta.is_file():
             continue
