@@ -212,7 +212,8 @@ def shipped_name(spec: DataSpec, *, dynamic: bool, dataset: str | None = None) -
             continue
         info = json.loads(meta.read_text())
         made = DataSpec.from_dict(info["spec"])
-        if (tuple(spec.shape) == made.shape and spec.num_classes == made.num_classes
+        # a proxy (dataset given) has no labels of its own; it borrows the twin's classes
+        if (tuple(spec.shape) == made.shape and (dataset is not None or spec.num_classes == made.num_classes)
                 and variant(spec, dynamic=dynamic) == info["variant"]
                 and (spec.value_type != "categorical" or spec.num_values == made.num_values)):
             return stem
