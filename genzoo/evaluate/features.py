@@ -18,6 +18,16 @@ MNIST), ``epochs`` passes but at least 2,000 steps, seed 0.
 Datasets without labels borrow the network of a labelled dataset with the same images
 (``binarized_mnist`` uses MNIST's, trained on dynamically binarized MNIST so that it
 sees binary digits like the ones it judges).
+
+Shipped networks: the built-in image datasets come with their networks already trained
+(``genzoo/evaluate/weights/<name>.safetensors`` in float16, beside ``<name>.json`` with the
+test accuracy, the training settings and the weights' sha256; :data:`SHIPPED` lists them,
+``benchmarks/make_feature_nets.py`` regenerates them). A shipped network is a fixed
+feature space, like Inception weights for CIFAR: it is used for its dataset whatever the
+local copy of the training files (MNIST's was trained on a 10,000-image subset of the
+official 60,000). Lookup in :func:`feature_net`: the user's cache entry for exactly this
+data, else the shipped network of the same dataset, variant and recipe, else train now
+and cache. ``GENZOO_FEATURES=train`` (or ``shipped=False``) never uses shipped networks.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +53,17 @@ from genzoo.nn.values import to_unit
 
 FEATURES = 128
 VERSION = 1  # bump when the network or its training changes: old caches are not read
+EPOCHS, MIN_STEPS = 10, 2000  # the recipe of cached and shipped networks
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+# Shipped networks: file stem -> (dataset, its options). One file per distinct network:
+# the scale options give the network the same inputs (see variant()), so one grey network
+# serves levels, unit and symmetric.
+SHIPPED: dict[str, tuple[str, dict[str, Any]]] = {
+    "digits": ("digits", {}),
+    "mnist": ("mnist", {}),
+    "mnist-dynamic": ("mnist", {"binarize": "dynamic"}),
+}
 
 
 class FeatureNet(nn.Module):
@@ -113,7 +135,7 @@ class TrainedFeatures:
     info: dict[str, Any]
 
 
-def train_feature_net(data: Dataset, *, epochs: int = 10, min_steps: int = 2000, batch_size: int = 128,
+def train_feature_net(data: Dataset, *, epochs: int = EPOCHS, min_steps: int = MIN_STEPS, batch_size: int = 128,
                       lr: float = 2e-3, seed: int = 0, progress: bool = False) -> TrainedFeatures:
     """Train the feature network on ``data.train`` (labels needed) with a fixed seed:
     ``epochs`` passes, more if needed to make ``min_steps`` steps (small datasets)."""
@@ -162,12 +184,70 @@ def _fingerprint(data: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def feature_net(data: Dataset, *, epochs: int = 10, min_steps: int = 2000, cache: bool = True,
-                progress: bool = False) -> TrainedFeatures:
-    """The feature network of ``data``, from the cache or trained now (then cached).
+def variant(spec: DataSpec, *, dynamic: bool) -> str:
+    """What the network sees of the images: ``grey`` (grey levels, whatever the scale:
+    :func:`to_unit` maps every scale onto the same inputs), ``dynamic`` (fresh binary
+    samples each batch, ``dynamic`` True) or ``threshold`` (fixed binary images)."""
+    if spec.value_type == "binary":
+        return "dynamic" if dynamic else "threshold"
+    return "grey"
+
+
+def use_shipped() -> bool:
+    """False when ``GENZOO_FEATURES=train``: always train (and cache) on the data at hand."""
+    mode = os.environ.get("GENZOO_FEATURES", "auto").strip().lower() or "auto"
+    if mode not in ("auto", "train"):
+        raise GenzooError(f"bad value {mode!r} for GENZOO_FEATURES: auto (default) or train")
+    return mode == "auto"
+
+
+def shipped_name(spec: DataSpec, *, dynamic: bool, dataset: str | None = None) -> str | None:
+    """The stem of the shipped network for images of ``spec`` (as those of built-in dataset
+    ``dataset``, default ``spec.name``), or None when none fits: same dataset, shape,
+    classes, number of grey levels and :func:`variant`."""
+    name = dataset or spec.name
+    for stem, (ds, _) in SHIPPED.items():
+        meta = WEIGHTS_DIR / f"{stem}.json"
+        if ds != name or not meta.is_file():
+            continue
+        info = json.loads(meta.read_text())
+        made = DataSpec.from_dict(info["spec"])
+        # a proxy (dataset given) has no labels of its own; it borrows the twin's classes
+        if (tuple(spec.shape) == made.shape and (dataset is not None or spec.num_classes == made.num_classes)
+                and variant(spec, dynamic=dynamic) == info["variant"]
+                and (spec.value_type != "categorical" or spec.num_values == made.num_values)):
+            return stem
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_shipped(stem: str, spec: DataSpec) -> TrainedFeatures:
+    """The shipped network ``stem`` (float16 on disk, float32 here) reading images of ``spec``."""
+    weights, meta = WEIGHTS_DIR / f"{stem}.safetensors", WEIGHTS_DIR / f"{stem}.json"
+    try:
+        info = json.loads(meta.read_text())
+        if sha256_of(weights) != info["sha256"]:
+            raise DataFileError(f"the shipped feature network {weights} does not match its sha256 in {meta.name}; "
+                                "reinstall genzoo or regenerate it (benchmarks/make_feature_nets.py)")
+        net = FeatureNet(spec, int(info["spec"]["num_classes"]))
+        net.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
+    except (OSError, KeyError, ValueError, RuntimeError) as e:
+        raise DataFileError(f"cannot read the shipped feature network {weights}: {e}") from None
+    return TrainedFeatures(net.eval(), float(info["test_accuracy"]), {**info, "source": "shipped"})
+
+
+def feature_net(data: Dataset, *, epochs: int = EPOCHS, min_steps: int = MIN_STEPS, cache: bool = True,
+                shipped: bool = True, progress: bool = False) -> TrainedFeatures:
+    """The feature network of ``data``: from the user's cache (trained on exactly this
+    data), else the shipped network of this built-in dataset (default recipe only; not
+    when ``shipped`` is False or ``GENZOO_FEATURES=train``), else trained now (then cached).
 
     The cache key covers the spec, every training example and label, and the network
     version, so a different dataset, split or preprocessing trains a new network.
+    ``info["source"]`` says which: ``cache``, ``shipped`` or ``trained``.
     """
     key = f"{data.spec.name}-{_fingerprint(data)}-e{epochs}-s{min_steps}"
     folder = genzoo_home() / "features"
@@ -177,9 +257,13 @@ def feature_net(data: Dataset, *, epochs: int = 10, min_steps: int = 2000, cache
             info = json.loads(meta.read_text())
             net = FeatureNet(data.spec, int(data.spec.num_classes or 0))
             net.load_state_dict(load_file(str(weights)))
-            return TrainedFeatures(net.eval(), float(info["test_accuracy"]), info)
+            return TrainedFeatures(net.eval(), float(info["test_accuracy"]), {**info, "source": "cache"})
         except Exception:  # noqa: BLE001 - a damaged cache entry is rebuilt, never trusted
             pass
+    if shipped and use_shipped() and (epochs, min_steps) == (EPOCHS, MIN_STEPS):
+        stem = shipped_name(data.spec, dynamic=data.transform is not None)
+        if stem is not None:
+            return load_shipped(stem, data.spec)
     trained = train_feature_net(data, epochs=epochs, min_steps=min_steps, progress=progress)
     if cache:
         try:
@@ -190,7 +274,7 @@ def feature_net(data: Dataset, *, epochs: int = 10, min_steps: int = 2000, cache
             meta.write_text(json.dumps(trained.info, indent=2))
         except OSError as e:
             raise DataFileError(f"cannot write the feature-network cache in {folder}: {e}") from None
-    return trained
+    return TrainedFeatures(trained.net, trained.test_accuracy, {**trained.info, "source": "trained"})
 
 
 # Label-less datasets judged by the network of a labelled dataset with the same images:
@@ -205,7 +289,8 @@ def features_for(name: str, data: Dataset, *, root: str | Path | None = None, do
     """The feature network that judges samples of dataset ``name`` (loaded as ``data``).
 
     Labelled image datasets use their own; those in :data:`PROXIES` the network of their
-    labelled twin, read from ``root`` (or downloaded when allowed).
+    labelled twin, read from ``root`` (or downloaded when allowed), or the twin's shipped
+    network when its files are not at hand.
     """
     if data.spec.kind != "image":
         raise GenzooError(f"sample-quality metrics need images; {name!r} holds {data.spec.kind}s")
@@ -219,6 +304,10 @@ def features_for(name: str, data: Dataset, *, root: str | Path | None = None, do
     try:
         labelled = load_dataset(twin, root=root, download=download, **opts)
     except DataFileError as e:
+        # without the twin's files there is no cache entry to look up; its shipped network needs none
+        stem = shipped_name(data.spec, dynamic=opts.get("binarize") == "dynamic", dataset=twin)
+        if stem is not None and use_shipped():
+            return load_shipped(stem, data.spec)
         raise DataFileError(f"the feature network of {name!r} is trained on {twin!r}, whose files are needed: "
                             f"give their folder with --features-data-dir DIR ({e})") from None
     return feature_net(labelled, progress=progress)

@@ -45,10 +45,23 @@ class Judge:
         if trained is None:
             self.describe = f"the raw {spec.shape[0]}-d values"
         else:
-            acc = trained.test_accuracy
-            what = f"genzoo CNN features of {trained.info['dataset']}"
+            acc, info = trained.test_accuracy, trained.info
+            source = {"shipped": "shipped network", "cache": "trained here, cached",
+                      "trained": "trained here"}.get(info.get("source", ""), "trained here")
+            what = f"genzoo CNN features of {info['dataset']}"
             self.describe = (f"{what}{' per channel' if per_channel else ''} "
-                             f"({trained.info['train_examples']} training images, test accuracy {acc:.2%})")
+                             f"({source}, {info['train_examples']} training images, test accuracy {acc:.2%})")
+
+    @property
+    def about(self) -> dict[str, Any] | None:
+        """The feature network in a few fields (None for raw values): where it came from
+        (``shipped``, ``cache`` or ``trained``), its dataset, variant and test accuracy."""
+        if self.trained is None:
+            return None
+        info = self.trained.info
+        return {"source": info.get("source"), "dataset": info["dataset"], "variant": info.get("variant"),
+                "test_accuracy": self.trained.test_accuracy, "train_examples": info["train_examples"],
+                "test_examples": info["test_examples"], "version": info.get("version")}
 
     @property
     def net(self) -> FeatureNet | None:
@@ -176,6 +189,8 @@ def evaluate(model: GenerativeModel, data: Dataset, metrics: list[str], *, name:
         fake = draw_samples(model, n, seed=seed, progress=progress)
         judge = judge_for(name, data, root=root, features_root=features_root, progress=progress)
         base = {"samples": n, "real": len(ref), "real_split": split, "features": judge.describe, "seed": seed}
+        if judge.about is not None:
+            base["feature_net"] = judge.about
         need_feats = any(m in wanted for m in ("fid", "kid", "prdc"))
         f_real = judge.features(ref) if need_feats else None
         f_fake = judge.features(fake) if need_feats else None

@@ -1,5 +1,5 @@
-"""The feature network (trained once, cached) and the checks that FID, KID and PRDC
-computed in its features say what they should on real digits."""
+"""The feature network (shipped for digits; trained once and cached otherwise) and the checks
+that FID, KID and PRDC computed in its features say what they should on real digits."""
 
 from __future__ import annotations
 
@@ -19,16 +19,16 @@ def digits():
 
 @pytest.fixture
 def net(digits):
-    # function scope, so that GENZOO_HOME is the test session's: trained once, then cached
+    # function scope, so that GENZOO_HOME is the test session's
     return feature_net(digits)
 
 
-def test_feature_network_classifies_and_is_cached(digits, net):
+def test_feature_network_classifies_and_is_shipped(digits, net):
     assert net.test_accuracy >= 0.95  # measured 0.997 on the 359 test digits
+    assert net.info["source"] == "shipped"  # tests/evaluate/test_shipped_features.py checks it further
     assert net.net.features(digits.test.x[:5]).shape == (5, 128)
-    again = feature_net(digits)  # from the cache: the same weights, no training
+    again = feature_net(digits)  # the same weights again, no training
     assert torch.equal(again.net.features(digits.test.x), net.net.features(digits.test.x))
-    assert sorted((genzoo_home() / "features").glob("digits-*.safetensors"))
 
 
 def test_a_damaged_cache_is_rebuilt(digits):
@@ -77,10 +77,16 @@ def test_corruptions_keep_the_value_type(digits):
     assert torch.allclose(inv, x, atol=1e-6)
 
 
-def test_binarized_mnist_borrows_the_mnist_network_and_says_where_it_is(shared_data):
+def test_binarized_mnist_borrows_the_mnist_network_and_says_where_its_data_is(shared_data):
     from genzoo.errors import DataFileError
     from genzoo.evaluate.features import features_for
 
     data = load_dataset("binarized_mnist", root=shared_data / "binarized_mnist")
-    with pytest.raises(DataFileError, match="--features-data-dir"):
-        features_for("binarized_mnist", data, root=None)
+    # without MNIST's files: MNIST's shipped network, trained on dynamically binarized MNIST
+    borrowed = features_for("binarized_mnist", data, root=None)
+    assert borrowed.info["source"] == "shipped" and borrowed.info["variant"] == "dynamic"
+    assert borrowed.net.features(data.test.x[:4]).shape == (4, 128)
+    with pytest.MonkeyPatch.context() as mp:  # a network trained here needs those files
+        mp.setenv("GENZOO_FEATURES", "train")
+        with pytest.raises(DataFileError, match="--features-data-dir"):
+            features_for("binarized_mnist", data, root=None)
