@@ -16,6 +16,7 @@ from typing import Any
 from genzoo.errors import GenzooError
 from genzoo.run import LoadedRun, load_data, load_run
 from genzoo.serve.jobs import ServeError
+from genzoo.tasks.evaluation import read_kept, summary_lines
 from genzoo.tasks.primer import is_music
 from genzoo.train.logging import read_metrics
 
@@ -83,7 +84,8 @@ class ServedRun:
                 "conditional": m.has("conditional"), "latent_dim": latent_dim(m), "weights": self.loaded.weights,
                 "sample_options": sample_options(m),
                 "parameters": sum(p.numel() for p in m.parameters()),
-                "steps": cfg.train.steps, "summary": metric_summary(read_metrics(self.loaded.path))}
+                "steps": cfg.train.steps, "summary": metric_summary(read_metrics(self.loaded.path)),
+                "eval": {key: summary_lines(res) for key, res in read_kept(self.loaded.path).items()}}
 
     def curves(self) -> dict[str, Any]:
         """Every numeric metric of metrics.jsonl as ``{name: [[step, value], ...]}``."""

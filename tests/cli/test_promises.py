@@ -91,3 +91,5 @@ def test_eval_reports_the_library_number(runs, model, capsys):
     ref = evaluate_nll(loaded.model, load_data(loaded.config, download=False).fixed("test").x)
     assert got["nll_nats"] == pytest.approx(ref["nll_nats"], abs=1e-9)
     assert got["kind"] == ref["kind"] and got["n"] == ref["n"] == 359
+    kept = json.loads((loaded.path / "eval.json").read_text())["test/model"]  # kept in the run for later readers
+    assert kept["nll_nats"] == got["nll_nats"] and kept["split"] == "test"

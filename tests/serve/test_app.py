@@ -308,3 +308,13 @@ def test_pages_are_served_with_a_strict_policy(client):
     assert "http" not in r.text.replace("http-equiv", "")  # no CDN, nothing remote
     for name in ("app.js", "plots.js", "style.css", "pages/gan.js"):
         assert client.get(f"/static/{name}").status_code == 200
+
+
+def test_runs_show_what_genzoo_eval_kept(client, serve_runs, capsys):
+    from genzoo.cli.main import main
+
+    assert "eval" in client.get("/api/runs/made").json()
+    assert main(["eval", str(serve_runs["paths"][MADE])]) == 0
+    printed = capsys.readouterr().out
+    lines = client.get("/api/runs/made").json()["eval"]["test/model"]
+    assert lines and lines[0].startswith("NLL") and lines[0].split()[1] in printed

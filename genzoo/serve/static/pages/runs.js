@@ -15,6 +15,8 @@
         const facts = [["model", `${r.model} (${r.family || "?"})`], ["data", r.spec], ["likelihood", r.likelihood],
           ["parameters", r.parameters.toLocaleString()], ["weights", r.weights], ["steps", r.steps]];
         for (const [k, v] of Object.entries(r.summary)) if (k !== "step" && k !== "time" && k !== "lr") facts.push([k, fmt(v)]);
+        // what `genzoo eval` kept in RUN/eval.json, as its own summary lines
+        for (const [k, lines] of Object.entries(r.eval || {})) facts.push([`eval ${k}`, lines.join("; ")]);
         const t = document.createElement("table");
         for (const [k, v] of facts) {
           const tr = t.insertRow(); tr.insertCell().textContent = k; tr.insertCell().textContent = v;
