@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 import traceback
@@ -129,3 +130,14 @@ def print_table(rows: list[dict[str, Any]], cols: list[str]) -> None:
 
 def fmt_seconds(s: float) -> str:
     return "-" if math.isnan(s) else f"{s:.1f}"
+
+
+def report(rows: list[dict[str, Any]], summary: str, work: Path, *, keep: bool) -> None:
+    """Print the per-run table and the summary line; remove the run directories unless kept."""
+    print()
+    print_table(rows, list(rows[0]))
+    print(f"\n{summary}")
+    if keep:
+        print(f"run directories: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)

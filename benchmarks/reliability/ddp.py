@@ -19,14 +19,13 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import HERE, ROOT, machine, newest_checkpoint_usable, print_table, same_weights
+from common import HERE, ROOT, machine, newest_checkpoint_usable, report, same_weights
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
@@ -90,15 +89,9 @@ def main() -> None:
                      "resumed at": "start" if start is None else start, "resume exit": rc_resume,
                      "bitwise equal": "yes" if equal else "NO"})
         print(f"run {i + 1}/{args.kills}: {rows[-1]}", flush=True)
-    print()
-    print_table(rows, list(rows[0]))
-    print(f"\ntwo-process runs: {ok} of {args.kills} stopped within 10 s of a worker's SIGKILL with no worker "
+    report(rows, f"two-process runs: {ok} of {args.kills} stopped within 10 s of a worker's SIGKILL with no worker "
           f"left, resumed, and ended bitwise equal to the uninterrupted two-process run "
-          f"({time.perf_counter() - t_start:.0f} s; {machine()})")
-    if args.keep:
-        print(f"run directories: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+          f"({time.perf_counter() - t_start:.0f} s; {machine()})", work, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,11 @@ import argparse
 import json
 import math
 import random
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from common import machine, non_finite_files, print_table, train, warm_up
+from common import machine, non_finite_files, report, train, warm_up
 
 LR = 1e-3
 
@@ -75,15 +74,9 @@ def main() -> None:
                      "files scanned": sum(1 for f in run.rglob("*") if f.suffix == ".safetensors" or f.name == "state.pt"),
                      "non-finite files": len(bad), "recovered": "yes" if ok else "NO"})
         print(f"run {i + 1}/{args.runs}: {rows[-1]}", flush=True)
-    print()
-    print_table(rows, list(rows[0]))
-    print(f"\ninjected non-finite losses: {recovered} of {args.runs} runs recovered by rollback at half the "
+    report(rows, f"injected non-finite losses: {recovered} of {args.runs} runs recovered by rollback at half the "
           f"learning rate with no non-finite value in any checkpoint or weight file (uninterrupted "
-          f"reference final loss {ref_loss:.2f}; {time.perf_counter() - t_start:.0f} s; {machine()})")
-    if args.keep:
-        print(f"run directories: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+          f"reference final loss {ref_loss:.2f}; {time.perf_counter() - t_start:.0f} s; {machine()})", work, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from common import machine, newest_checkpoint_usable, print_table, same_weights, train, warm_up
+from common import machine, newest_checkpoint_usable, report, same_weights, train, warm_up
 
 EVERY, SAMPLE_EVERY = 5, 10
 
@@ -77,14 +76,8 @@ def main() -> None:
                      "resume exit": rc_resume, "bitwise equal": "yes" if equal else "NO",
                      "seconds": round(time.perf_counter() - t0, 1)})
         print(f"run {i + 1}/{args.runs}: {rows[-1]}", flush=True)
-    print()
-    print_table(rows, list(rows[0]))
-    print(f"\nrandom kills: {ok} of {args.runs} resumed runs bitwise equal to the uninterrupted run "
-          f"({args.steps} steps each; {time.perf_counter() - t_start:.0f} s; {machine()})")
-    if args.keep:
-        print(f"run directories: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    report(rows, f"random kills: {ok} of {args.runs} resumed runs bitwise equal to the uninterrupted run "
+          f"({args.steps} steps each; {time.perf_counter() - t_start:.0f} s; {machine()})", work, keep=args.keep)
 
 
 if __name__ == "__main__":
