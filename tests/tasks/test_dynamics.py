@@ -53,3 +53,17 @@ def test_mode_collapse_experiment_runs_and_counts(one_thread):
     shots = res["snapshots"]["ring/hinge/pack2"]
     assert [s for s, _ in shots] == [20, 40] and shots[0][1].shape == (1000, 2)
     assert torch.isfinite(shots[-1][1]).all()
+
+
+def test_dynamics_game_command_writes_what_the_library_computes(tmp_path, capsys):
+    import json
+
+    from genzoo.cli.main import main
+    from genzoo.tasks.dynamics import METHODS, bilinear_game, game_table
+
+    assert main(["dynamics", "game", "--steps", "100", "--out", str(tmp_path)]) == 0
+    assert "consensus" in capsys.readouterr().out
+    got = json.loads((tmp_path / "game.json").read_text())["rows"]
+    want = game_table({m: bilinear_game(m, steps=100, eta=0.1, gamma=1.0) for m in METHODS}, (0, 10, 100))
+    assert got == json.loads(json.dumps(want)) and (tmp_path / "game.png").stat().st_size > 0
+    assert main(["dynamics", "modes", "--packs", "x", "--out", str(tmp_path)]) == 2
