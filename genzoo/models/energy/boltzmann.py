@@ -78,6 +78,12 @@ class LogZCache:
 
 
 @torch.no_grad()
+def base_rate_bias(mean: torch.Tensor) -> torch.Tensor:
+    """Visible biases of the AIS base-rate model: the logit of the (smoothed) data mean (D,)."""
+    p = mean.double().clamp(1e-3, 1 - 1e-3)
+    return torch.log(p) - torch.log1p(-p)
+
+
 def track_mean(mean: torch.Tensor, seen: torch.Tensor, x: torch.Tensor) -> None:
     """Fold a batch ``x`` (B, D) into the running mean (D,) of all ``seen`` rows so far
     (both buffers updated in place): the AIS base rate follows the training data."""

@@ -50,7 +50,7 @@ from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel
-from genzoo.models.energy.boltzmann import LogZCache, ais_log_z, all_states, track_mean
+from genzoo.models.energy.boltzmann import LogZCache, ais_log_z, all_states, base_rate_bias, track_mean
 from genzoo.models.registry import register
 from genzoo.nn import rand
 
@@ -284,11 +284,6 @@ class DBM(GenerativeModel):
             parts.append(torch.logsumexp(f, 0))
         return float(torch.logsumexp(torch.stack(parts), 0))
 
-    def base_bias(self) -> torch.Tensor:
-        """Visible biases of the AIS base-rate model: logit of the smoothed data mean: (D,)."""
-        p = self.base_mean.double().clamp(1e-3, 1 - 1e-3)
-        return torch.log(p) - torch.log1p(-p)
-
     @torch.no_grad()
     def estimate_log_z(self, *, chains: int | None = None, betas: int | None = None,
                        generator: torch.Generator | None = None) -> tuple[float, float]:
@@ -303,7 +298,7 @@ class DBM(GenerativeModel):
         K = betas or self.config.ais_betas
         g = generator if generator is not None else torch.Generator().manual_seed(0)
         W1, W2, b, c1, c2 = (t.double() for t in (self.W1, self.W2, self.b, self.c1, self.c2))
-        b_a = self.base_bias().to(W1.device)
+        b_a = base_rate_bias(self.base_mean).to(W1.device)
 
         State = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # h1 (M, H1), b + W1 h1 (M, D), c2 + h1 W2 (M, H2)
 

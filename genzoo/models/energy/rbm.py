@@ -43,7 +43,7 @@ from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
 from genzoo.models.base import Batch, GenerativeModel
-from genzoo.models.energy.boltzmann import LogZCache, ais_log_z, all_states, track_mean
+from genzoo.models.energy.boltzmann import LogZCache, ais_log_z, all_states, base_rate_bias, track_mean
 from genzoo.models.registry import register
 from genzoo.nn import rand
 
@@ -206,11 +206,6 @@ class RBM(GenerativeModel):
             parts.append(torch.logsumexp(s @ own + F.softplus(s @ W + other).sum(-1), 0))
         return float(torch.logsumexp(torch.stack(parts), 0))
 
-    def base_bias(self) -> torch.Tensor:
-        """Visible biases of the AIS base-rate model: logit of the (smoothed) data mean: (D,)."""
-        p = self.base_mean.double().clamp(1e-3, 1 - 1e-3)
-        return torch.log(p) - torch.log1p(-p)
-
     @torch.no_grad()
     def estimate_log_z(self, *, chains: int | None = None, betas: int | None = None,
                        generator: torch.Generator | None = None) -> tuple[float, float]:
@@ -228,7 +223,7 @@ class RBM(GenerativeModel):
         K = betas or self.config.ais_betas
         g = generator if generator is not None else torch.Generator().manual_seed(0)
         W, b, c = self.W.double(), self.b.double(), self.c.double()
-        b_a = self.base_bias().to(W.device)  # (D,)
+        b_a = base_rate_bias(self.base_mean).to(W.device)  # (D,)
         beta = torch.linspace(0.0, 1.0, K + 1, dtype=torch.float64).tolist()
 
         State = tuple[torch.Tensor, torch.Tensor]  # v (M, D) and its hidden pre-activations (M, H)
