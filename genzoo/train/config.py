@@ -25,6 +25,12 @@ class TrainConfig:
     ``fused``: Adam and AdamW use PyTorch's fused kernel on CPU and CUDA (about 5x faster
     per step than the per-tensor loop for an MLP on CPU; the same update up to rounding);
     false gives the per-tensor loop, as runs before this setting used.
+
+    The NaN guard notes every loss and gradient norm on the device and reads the note
+    back (one host sync) every ``check_every`` steps and at every step that logs,
+    validates, samples or saves; a non-finite value rolls training back to the last
+    checkpoint with half the learning rate, so nothing non-finite is ever saved.
+    ``check_every=1`` checks every step.
     """
 
     steps: int = 1000
@@ -48,6 +54,7 @@ class TrainConfig:
     log_every: int = 25
     sample_every: int = 0
     max_retries: int = 3
+    check_every: int = 25
     tensorboard: bool = False
     eval_every: int = 0
     eval_examples: int = 2000
@@ -67,6 +74,7 @@ class TrainConfig:
         positive(self.log_every, "train.log_every")
         positive(self.sample_every, "train.sample_every", allow_zero=True)
         positive(self.max_retries, "train.max_retries", allow_zero=True)
+        positive(self.check_every, "train.check_every")
         positive(self.eval_every, "train.eval_every", allow_zero=True)
         positive(self.eval_examples, "train.eval_examples", allow_zero=True)
         positive(self.patience, "train.patience", allow_zero=True)

@@ -48,7 +48,21 @@ from genzoo.train.validation import Best, Validator, remove_best, write_best
 
 
 class NonFiniteLoss(Exception):
-    """Raised inside a step when a loss or the weights stop being finite."""
+    """Raised inside a step when a loss or the weights stop being finite.
+
+    ``step``: the step index where it first happened (None: the current one).
+    """
+
+    def __init__(self, why: str, step: int | None = None) -> None:
+        super().__init__(why)
+        self.step = step
+
+
+def _mean(values: list[Any]) -> float:
+    """Mean of logged values (floats or 0-d tensors): one read-back per key."""
+    if isinstance(values[0], torch.Tensor):
+        return float(torch.stack([v.float() for v in values]).mean())
+    return sum(values) / len(values)
 
 
 INJECT_ENV = "GENZOO_INJECT_NAN"
@@ -81,6 +95,43 @@ def _sync_batchnorm(model: GenerativeModel, cfg: TrainConfig, dist: ddp.DistInfo
                           "on CPU); set train.sync_batchnorm=false")
     for name, child in model.named_children():  # the model itself stays a GenerativeModel
         model.add_module(name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+
+
+class FiniteWatch:
+    """Remembers the first non-finite loss or gradient norm without a host sync.
+
+    ``note`` runs a few tiny tensor operations on the value's device; only ``first``
+    reads them back, so the trainer syncs once per check (every ``train.check_every``
+    steps and before anything is logged, validated or saved) instead of every step.
+    """
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+        self._step: torch.Tensor | None = None
+        self._value: torch.Tensor | None = None
+        self._label: torch.Tensor | None = None
+
+    def note(self, value: torch.Tensor, *, step: int, label: str) -> None:
+        if label not in self.labels:
+            self.labels.append(label)
+        v = value.detach().float().reshape(())
+        if self._step is None:
+            self._step = torch.full((), -1, dtype=torch.long, device=v.device)
+            self._value = torch.zeros((), device=v.device)
+            self._label = torch.zeros((), dtype=torch.long, device=v.device)
+        new = ~torch.isfinite(v) & (self._step < 0)
+        self._step = torch.where(new, step, self._step)
+        self._value = torch.where(new, v, self._value)
+        self._label = torch.where(new, self.labels.index(label), self._label)
+
+    def first(self) -> tuple[int, str, float] | None:
+        """(step index, what, value) of the first non-finite value noted, or None (syncs)."""
+        if self._step is None or int(self._step) < 0:
+            return None
+        return int(self._step), self.labels[int(self._label)], float(self._value)
+
+    def reset(self) -> None:
+        self._step = self._value = self._label = None
 
 
 class _PlayerForward(nn.Module):
@@ -175,6 +226,7 @@ class Trainer:
         self._perm_epoch = -1
         self._perm = torch.empty(0, dtype=torch.long)
         self._fault = injected_fault()
+        self._watch = FiniteWatch()
         self.ckpt_dir = self.run_dir / "checkpoints" if self.run_dir is not None else None
         if resume:
             self._resume()
@@ -208,7 +260,7 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _train_step(self, step: int, logs: dict[str, list[float]], want_grad_norm: bool) -> None:
+    def _train_step(self, step: int, logs: dict[str, list[Any]], want_grad_norm: bool) -> None:
         batch = self._batch(step)
         factor = self.cfg.lr_factor(step) * self.lr_scale
         for i, p in enumerate(self.players):
@@ -231,21 +283,37 @@ class Trainer:
                 if self._fault is not None and self._fault[0] == step:
                     loss = loss + self._fault[1]  # the test hook: once per process
                     self._fault = None
-                bad = not bool(torch.isfinite(loss.detach()))
-                if ddp.broadcast_flag(bad):
-                    raise NonFiniteLoss(f"{p.name} loss is {float(loss.detach()):.4g}")
+                self._watch.note(loss, step=step, label=f"{p.name} loss")
                 loss.backward()
                 if self.cfg.clip_grad > 0 or want_grad_norm:
                     max_norm = self.cfg.clip_grad if self.cfg.clip_grad > 0 else float("inf")
                     norm = torch.nn.utils.clip_grad_norm_(p.parameters, max_norm)
-                    if ddp.broadcast_flag(not bool(torch.isfinite(norm))):
-                        raise NonFiniteLoss(f"{p.name} gradient norm is {float(norm):.4g}")
-                    logs[f"{p.name}/grad_norm"].append(float(norm))
+                    self._watch.note(norm, step=step, label=f"{p.name} gradient norm")
+                    logs[f"{p.name}/grad_norm"].append(norm.detach())
                 opt.step()
                 for k, v in out.items():
-                    logs[f"{p.name}/{k}"].append(float(v.detach()))
+                    logs[f"{p.name}/{k}"].append(v.detach())
         if self.ema is not None:
             self.ema.update(self.model)
+        done = step + 1
+        if self._check_due(done):
+            self._check_finite(step)
+
+    def _check_due(self, done: int) -> bool:
+        """A check (one host sync) before anything is logged, validated, sampled or saved."""
+        cfg = self.cfg
+        return any(every and done % every == 0 for every in (
+            cfg.check_every, cfg.log_every, cfg.checkpoint_every, cfg.eval_every, cfg.sample_every)) \
+            or done == cfg.steps
+
+    def _check_finite(self, step: int) -> None:
+        """Raise NonFiniteLoss if a loss or gradient norm since the last check was not finite."""
+        found = self._watch.first()
+        if ddp.broadcast_flag(found is not None):
+            if found is None:
+                raise NonFiniteLoss("another process saw a non-finite loss")
+            at, what, value = found
+            raise NonFiniteLoss(f"{what} is {value:.4g}", step=at)
         # Weights about to be saved must be finite; otherwise roll back instead of saving.
         done = step + 1
         if done == self.cfg.steps or (self.cfg.checkpoint_every and done % self.cfg.checkpoint_every == 0):
@@ -266,7 +334,7 @@ class Trainer:
         pbar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress,
                     desc=f"train {self.model.name}", dynamic_ncols=True, leave=False,
                     mininterval=0.1 if sys.stderr.isatty() else 15.0)
-        logs: dict[str, list[float]] = defaultdict(list)
+        logs: dict[str, list[Any]] = defaultdict(list)
         last: dict[str, Any] = {}
         t0, steps_done = time.perf_counter(), 0
         say = pbar.write if self.progress else print
@@ -278,14 +346,24 @@ class Trainer:
                 try:
                     self._train_step(self.step, logs, want_norm)
                 except NonFiniteLoss as e:
-                    self._roll_back(str(e), pbar)
+                    self._roll_back(str(e), pbar, self.step if e.step is None else e.step)
+                    logs.clear()
+                    continue
+                except RuntimeError:
+                    # A step after an unnoticed NaN can fail inside an op (a Bernoulli draw
+                    # of NaN probabilities, say): that is the NaN's doing, so roll back.
+                    found = self._watch.first()
+                    if found is None:
+                        raise
+                    at, what, value = found
+                    self._roll_back(f"{what} is {value:.4g}", pbar, at)
                     logs.clear()
                     continue
                 self.step += 1
                 steps_done += 1
                 pbar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    last = {k: sum(v) / len(v) for k, v in logs.items() if v}
+                    last = {k: _mean(v) for k, v in logs.items() if v}
                     logs.clear()
                     row = {"step": self.step, "lr": cfg.lr * cfg.lr_factor(self.step - 1) * self.lr_scale,
                            "time": round(time.perf_counter() - t0, 3), **last}
@@ -469,9 +547,9 @@ class Trainer:
             else:
                 remove_best(self.run_dir)
 
-    def _roll_back(self, why: str, pbar: Any) -> None:
+    def _roll_back(self, why: str, pbar: Any, failed_at: int) -> None:
         """Go back to the last good state with half the learning rate, or give up."""
-        failed_at = self.step
+        self._watch.reset()
         self.retries += 1
         if self.retries > self.cfg.max_retries:
             raise TrainingDiverged(

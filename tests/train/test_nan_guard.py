@@ -15,7 +15,7 @@ from genzoo.errors import GenzooError, TrainingDiverged
 from genzoo.models.base import GenerativeModel
 from genzoo.train.checkpoint import list_checkpoints, load_weights, state_tensors
 from genzoo.train.config import TrainConfig
-from genzoo.train.trainer import INJECT_ENV, Trainer, injected_fault
+from genzoo.train.trainer import INJECT_ENV, FiniteWatch, Trainer, injected_fault
 
 
 @dataclass
@@ -186,3 +186,56 @@ def test_non_finite_weights_at_the_last_step_roll_back_instead_of_being_saved(tm
     assert tr.retries == 1 and "step 9: the weights are not finite; rolled back to step 8" in capsys.readouterr().out
     assert torch.isfinite(load_weights(tmp_path / "model.safetensors")["mu"]).all()
     assert not _non_finite_files(tmp_path)
+
+
+def test_the_guard_reads_back_only_at_checks_and_names_the_step_that_went_wrong(tmp_path, monkeypatch, capsys):
+    """check_every=10: the NaN at step index 3 is found at the step-10 check, reported as
+    step 3, and training restarts from the initial state; 4 checks in 40 steps, not 40."""
+    monkeypatch.setenv(INJECT_ENV, "3")
+    reads = []
+    real_first = FiniteWatch.first
+    monkeypatch.setattr(FiniteWatch, "first", lambda self: reads.append(1) or real_first(self))
+    data = _data()
+    model = Poisonable(_Cfg(), data.spec)
+    cfg = TrainConfig(steps=40, batch_size=16, checkpoint_every=0, log_every=40, check_every=10)
+    tr = Trainer(model, data, cfg, run_dir=tmp_path, progress=False)
+    res = tr.fit()
+    assert res["steps"] == 40 and tr.retries == 1
+    assert "step 3: model loss is nan; rolled back to step 0 with learning rate x0.5" in capsys.readouterr().out
+    assert len(reads) == 1 + 4  # the failed check at step 10, then 10, 20, 30, 40 again
+    assert torch.isfinite(model.mu).all() and not _non_finite_files(tmp_path)
+
+
+def test_an_op_failing_after_an_unnoticed_nan_rolls_back_too(tmp_path, capsys):
+    class Fragile(Poisonable):
+        def loss(self, batch):
+            if not torch.isfinite(self.mu).all():
+                raise RuntimeError("probability tensor contains nan")  # as torch.bernoulli does
+            return super().loss(batch)
+
+    data = _data()
+    model = Fragile(_Cfg(), data.spec)
+    fired = []
+
+    def on_step(step, tr):
+        if step == 2 and not fired:
+            fired.append(1)
+            model.poison = True  # NaN loss at step index 2: the weights turn NaN, step 3 fails
+
+    tr = Trainer(model, data, TrainConfig(steps=8, batch_size=16, checkpoint_every=0, check_every=8,
+                                          log_every=8), progress=False, on_step=on_step)
+    tr.fit()
+    assert tr.retries == 1 and "step 2: model loss is nan" in capsys.readouterr().out
+    assert torch.isfinite(model.mu).all()
+
+
+def test_a_real_error_is_not_taken_for_a_nan():
+    class Broken(Poisonable):
+        def loss(self, batch):
+            raise RuntimeError("shape mismatch")
+
+    data = _data()
+    tr = Trainer(Broken(_Cfg(), data.spec), data, TrainConfig(steps=3, batch_size=16, checkpoint_every=0),
+                 progress=False)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        tr.fit()
