@@ -150,11 +150,13 @@ def _ensure_loaded() -> None:
         documents,
         image_folder,
         mnist,
+        moving_mnist,
         music,
         pairs,
         stacked_mnist,
         text,
         toy2d,
+        video,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -75,9 +75,18 @@ def _load_image(path: Path, size: int, mode: str, nearest: bool) -> np.ndarray |
             im = im.convert("RGB" if mode == "rgb" else "L")
     except Exception:  # anything PIL cannot decode counts as "not an image"
         return None
-    w, h = im.size
-    if w == 0 or h == 0:
+    if 0 in im.size:
         return None
+    a = np.asarray(fit_square(im, size, nearest=nearest), dtype=np.uint8)
+    return a[:, :, None] if a.ndim == 2 else a
+
+
+def fit_square(im: Any, size: int, *, nearest: bool = False) -> Any:
+    """A PIL image centre-cropped to a square and resized to ``size`` x ``size``
+    (Lanczos, or nearest neighbour to keep the colours exact)."""
+    from PIL import Image
+
+    w, h = im.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
     if (w, h) != (side, side):
@@ -85,8 +94,7 @@ def _load_image(path: Path, size: int, mode: str, nearest: bool) -> np.ndarray |
     if side != size:
         resample = Image.Resampling.NEAREST if nearest else Image.Resampling.LANCZOS
         im = im.resize((size, size), resample)
-    a = np.asarray(im, dtype=np.uint8)
-    return a[:, :, None] if a.ndim == 2 else a
+    return im
 
 
 def _palette(pixels: np.ndarray, k: int) -> np.ndarray:

@@ -9,7 +9,9 @@ Tensor conventions, shared by every dataset and model:
   how often word v occurs; ``vocabulary`` names the words). A model's ``"*"`` value
   type does not match ``count``: a model that handles counts lists ``count`` itself.
 
-Images have per-example shape ``(C, H, W)``; sequences ``(T,)``; vectors ``(D,)``.
+Images have per-example shape ``(C, H, W)``; sequences ``(T,)``; vectors ``(D,)``; videos
+(sequences of frames) ``(T, C, H, W)``. A model's ``"*"`` kind does not match ``video``:
+a model that handles frames over time lists ``video`` itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Literal
 
 import torch
 
-Kind = Literal["image", "sequence", "vector"]
+Kind = Literal["image", "sequence", "vector", "video"]
 ValueType = Literal["binary", "categorical", "continuous", "count"]
 
 
@@ -30,8 +32,8 @@ class DataSpec:
 
     Args:
         name: dataset name, for messages.
-        kind: ``image``, ``sequence`` or ``vector``.
-        shape: shape of one example (``(C, H, W)`` for images).
+        kind: ``image``, ``sequence``, ``vector`` or ``video``.
+        shape: shape of one example (``(C, H, W)`` for images, ``(T, C, H, W)`` for videos).
         value_type: ``binary``, ``categorical``, ``continuous`` or ``count``.
         num_values: K for categorical data (2 for binary).
         value_range: (low, high) for continuous data.

@@ -65,7 +65,8 @@ class GenerativeModel(nn.Module):
     likelihood: ClassVar[Likelihood | None] = None
     #: accepted (kind, value_type) pairs; ``"*"`` matches anything in that slot, except
     #: that a ``"*"`` value type does not match ``count`` (bag-of-words counts are a
-    #: different kind of data; a model that handles them lists ``count`` explicitly).
+    #: different kind of data; a model that handles them lists ``count`` explicitly) and a
+    #: ``"*"`` kind does not match ``video`` (frames over time; listed explicitly too).
     accepts: ClassVar[tuple[tuple[str, str], ...]] = (("*", "*"),)
     #: optional capabilities this class implements.
     capabilities: ClassVar[tuple[str, ...]] = ()
@@ -80,7 +81,8 @@ class GenerativeModel(nn.Module):
     # ---- data compatibility ------------------------------------------------------
     @classmethod
     def accepts_spec(cls, spec: DataSpec) -> bool:
-        return any(k in ("*", spec.kind) and (v == spec.value_type or (v == "*" and spec.value_type != "count"))
+        return any((k == spec.kind or (k == "*" and spec.kind != "video"))
+                   and (v == spec.value_type or (v == "*" and spec.value_type != "count"))
                    for k, v in cls.accepts)
 
     @classmethod
@@ -90,6 +92,8 @@ class GenerativeModel(nn.Module):
             ok = ", ".join(f"{'any' if k == '*' else k} {'any' if v == '*' else v}" for k, v in cls.accepts)
             if spec.value_type == "count" and any(v == "*" for _, v in cls.accepts):
                 ok += " (but not count data)"
+            if spec.kind == "video" and any(k == "*" for k, _ in cls.accepts):
+                ok += " (but not video)"
             raise IncompatibleDataError(
                 f"model {cls.name!r} cannot model {spec.name!r} ({spec.describe}); it accepts: {ok}")
 

@@ -36,6 +36,7 @@ MODEL_MODULES = (
     "genzoo.models.adversarial.ssgan",
     "genzoo.models.adversarial.srgan",
     "genzoo.models.adversarial.pix2pix",
+    "genzoo.models.adversarial.frame_predictor",
     "genzoo.models.adversarial.cyclegan",
     "genzoo.models.energy.rbm",
     "genzoo.models.energy.dbm",

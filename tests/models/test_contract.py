@@ -36,13 +36,16 @@ SPECS = {
     "vec-count": DataSpec("tiny-bow", "vector", (12,), "count", vocabulary=tuple(f"w{i}" for i in range(12))),
     "img-pair": DataSpec("tiny-pair", "image", (1, 8, 8), "continuous", value_range=(0.0, 1.0),
                          extra={"source_shape": [1, 8, 8], "paired": True}),
+    "video-cont": DataSpec("tiny-video", "video", (5, 1, 8, 8), "continuous", value_range=(0.0, 1.0)),
 }
 # Models whose defaults are sized for real data get a tiny network here (every other model
 # is checked at its defaults): a few-channel U-Net, a short chain and few solver steps.
 _TINY_DIFFUSION = {"channels": 8, "channel_mults": (1, 2), "hidden": 16, "mlp_layers": 1, "sample_steps": 4,
                    "complete_steps": 4, "jump_count": 1}
 TINY = {"ddpm": {**_TINY_DIFFUSION, "timesteps": 50, "vlb_samples": 4},
-        "flow_matching": {**_TINY_DIFFUSION, "likelihood_steps": 3}}
+        "flow_matching": {**_TINY_DIFFUSION, "likelihood_steps": 3},
+        # the adversarial variant: its discriminator too must receive gradients
+        "frame_predictor": {"channels": 4, "adversarial_weight": 0.1}}
 # Tiny discrete spaces small enough to enumerate: exact likelihoods must sum to 1 there.
 ENUM_SPECS = {
     "binary-2x2": DataSpec("enum-bin", "image", (1, 2, 2), "binary"),
