@@ -41,3 +41,20 @@ def adam_steps(model, x: torch.Tensor, *, steps: int, batch: int = 32, lr: float
         opt.zero_grad()
         loss.backward()
         opt.step()
+
+
+def write_clips(folder, *, clips: int = 3, frames: int = 8, size: int = 8) -> None:
+    """``clips`` GIF files in ``folder``: a 3x3 white square crossing a black frame, one
+    pixel a frame (each clip on its own row), for the video dataset and frame predictors."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for c in range(clips):
+        imgs = []
+        for t in range(frames):
+            a = np.zeros((size, size), np.uint8)
+            r, col = c % (size - 2), t % (size - 2)
+            a[r: r + 3, col: col + 3] = 255
+            imgs.append(Image.fromarray(a))
+        imgs[0].save(folder / f"clip{c}.gif", save_all=True, append_images=imgs[1:], duration=100, loop=0)

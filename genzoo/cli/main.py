@@ -14,7 +14,7 @@ import warnings
 from genzoo import __version__
 
 SUBCOMMANDS = ("list", "train", "sample", "eval", "complete", "interpolate", "manifold", "classify", "outliers", "bench",
-               "dynamics", "superres", "probe",
+               "dynamics", "superres", "predict", "probe",
                "serve", "quickstart")
 
 

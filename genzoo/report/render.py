@@ -65,7 +65,7 @@ def check_out_suffix(spec: DataSpec, path: str | Path) -> None:
     suffix = Path(path).suffix.lower()
     if not suffix:
         return
-    if spec.kind == "image" or (spec.kind == "vector" and spec.shape == (2,)):
+    if spec.kind in ("image", "video") or (spec.kind == "vector" and spec.shape == (2,)):
         ok = IMAGE_SUFFIXES
     elif spec.kind == "sequence" and spec.extra.get("modality") == "music":
         ok = (*MUSIC_SUFFIXES, ".png")
@@ -92,7 +92,8 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
                  reference: torch.Tensor | None = None) -> Path:
     """Save samples in the form that suits the data; returns the path written.
 
-    Images -> an image grid (PNG unless ``path`` names another image format); 2-D vectors
+    Images -> an image grid (PNG unless ``path`` names another image format); videos -> a
+    grid with one row of frames per sample; 2-D vectors
     -> scatter PNG (with ``reference`` points in grey); melodies (music runs) -> for a
     ``.mid``/``.musicxml`` name exactly that file (several samples: ``NAME-1.mid``,
     ``NAME-2.mid``, ... beside it), for a ``.png`` name their piano roll, and for a name
@@ -107,6 +108,12 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
 
         out = path if suffix in IMAGE_SUFFIXES else path.with_suffix(".png")
         Image.fromarray(image_grid(x, spec)).save(out)
+        return out
+    if spec.kind == "video":  # (N, T, C, H, W): one row per sample
+        from PIL import Image
+
+        out = path if suffix in IMAGE_SUFFIXES else path.with_suffix(".png")
+        Image.fromarray(image_grid(x.flatten(0, 1), spec, ncol=spec.shape[0])).save(out)
         return out
     if spec.kind == "vector" and spec.shape == (2,):
         return scatter_2d(x, path.with_suffix(".png"), title=title, reference=reference)

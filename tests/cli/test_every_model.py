@@ -26,6 +26,12 @@ def test_train_sample_eval(name, tmp_path, capsys):
     elif get_model_class(name).accepts == (("sequence", "categorical"),):
         (tmp_path / "corpus.txt").write_text("a small corpus of characters to model. " * 40)
         data = ["--data", "text", "--data-dir", str(tmp_path / "corpus.txt"), "--set", "data.block_size=16"]
+    elif get_model_class(name).accepts == (("video", "continuous"),):  # next-frame prediction: clips
+        from tests.helpers import write_clips
+
+        write_clips(tmp_path / "clips", clips=3, frames=8)
+        data = ["--data", "video", "--data-dir", str(tmp_path / "clips"), "--set", "data.frames=6",
+                "--set", "data.size=8"]
     elif name in DATA and DATA[name][0] == "--data":
         data = DATA[name]
     else:
@@ -37,7 +43,12 @@ def test_train_sample_eval(name, tmp_path, capsys):
     if get_model_class(name).likelihood is None:
         assert main(["eval", str(run), "--json", "--metrics", "nll"]) == 2
         assert "no likelihood" in capsys.readouterr().err
-        # an implicit model is judged by its samples instead
+        # an implicit model is judged by its samples instead (of images: video is scored by `genzoo predict`)
+        if get_model_class(name).accepts[0][0] == "video":
+            assert main(["eval", str(run), "--json", "--metrics", "fid", "--samples", "50"]) == 2
+            assert "sample-quality metrics are for images" in capsys.readouterr().err
+            assert main(["predict", str(run), "--out", str(tmp_path / "predict")]) == 0
+            return
         assert main(["eval", str(run), "--json", "--metrics", "fid,prdc", "--samples", "50"]) == 0
         res = json.loads(capsys.readouterr().out)
         assert res["fid"]["value"] >= 0 and res["fid"]["samples"] == 50 and "features" in res["fid"]
