@@ -35,6 +35,7 @@ GIF_ROWS = 4  # sequences in the GIF
 STRIP_ROWS = 2  # sequences in the PNG strip
 CELL = 96  # frames are scaled up to at least this many pixels in the pictures
 FRAME_MS = 400  # GIF frame duration
+LABEL_W = 70  # width of the strip's row labels
 
 
 def gradient_sharpness(u01: torch.Tensor) -> float:
@@ -160,8 +161,8 @@ def write_gif(context01: torch.Tensor, truth01: torch.Tensor, preds01: dict[str,
 def write_strip(context01: torch.Tensor, truth01: torch.Tensor, preds01: dict[str, torch.Tensor], path: Path,
                 *, rows: int = STRIP_ROWS) -> Path:
     """A PNG: for each of the first ``rows`` sequences, a row of the truth (context then the
-    true future) and one row per method (context then its rollout)."""
-    from PIL import Image
+    true future) and one row per method (context then its rollout), labelled on the left."""
+    from PIL import Image, ImageDraw
 
     from genzoo.report.render import grid_from_rgb
 
@@ -173,8 +174,15 @@ def write_strip(context01: torch.Tensor, truth01: torch.Tensor, preds01: dict[st
             lines.append(torch.cat([context01[j], fut[j]]))  # (k + steps, C, H, W)
     cells = _cells(torch.cat(lines))
     grid = grid_from_rgb(cells, ncol=k + steps, min_cell=CELL // 2)
+    labels = ["truth", *preds01] * n
+    row_h = (grid.shape[0] - 2) // len(labels)
+    img = Image.new("RGB", (grid.shape[1] + LABEL_W, grid.shape[0]), (255, 255, 255))
+    img.paste(Image.fromarray(grid), (LABEL_W, 0))
+    draw = ImageDraw.Draw(img)
+    for i, label in enumerate(labels):
+        draw.text((2, 2 + i * row_h + row_h // 2 - 5), label[:11], fill=(0, 0, 0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
+    img.save(path)
     return path
 
 
