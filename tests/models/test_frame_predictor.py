@@ -70,3 +70,15 @@ def test_train_refuses_video_in_one_line(name, tmp_path, capsys):
                "--set", "data.size=8", "--steps", "1", "--run-dir", str(tmp_path / "run"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and f"model {name!r} cannot model 'video'" in err
+
+
+def test_video_samples_render_as_rows_of_frames(tmp_path):
+    from PIL import Image
+
+    from genzoo.report.render import save_samples
+
+    m = build_model("frame_predictor", SPEC, TINY).eval()
+    x = m.sample(3, generator=torch.Generator().manual_seed(0))
+    out = save_samples(x, SPEC, tmp_path / "s")
+    w, h = Image.open(out).size
+    assert out.suffix == ".png" and w > h * 1.5  # 6 frames across, 3 samples down
