@@ -14,8 +14,8 @@ kind ``video``, shape ``(T, 1, size, size)``, continuous in [0, 1]; no labels.
 Everything is a pure function of the options: the sequences of ``train`` are built from
 images of MNIST's train file, those of ``test`` from its test file (disjoint digit
 images), each drawn with its own seeded stream. The MNIST files are read as for
-``mnist`` (``--data-dir`` or the download cache). Generation takes about a second for
-the default sizes, so nothing is cached. ``Dataset.info`` holds, per split, the MNIST
+``mnist`` (``--data-dir`` or the download cache). Generating the default sizes takes
+about 0.4 CPU seconds, so nothing is cached. ``Dataset.info`` holds, per split, the MNIST
 indices of every sequence's digits (``sources``, (N, digits)) and the top-left corner of
 each digit in each frame (``positions``, (N, T, digits, 2) as (row, column)).
 """
