@@ -57,10 +57,11 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
             raw = w.readframes(frames)
     except DataFileError:
         raise
-    except (wave.Error, EOFError) as e:
-        raise DataFileError(f"cannot read WAV file {p}: {_format_message(str(e) or 'truncated header')}") from None
     except OSError as e:
         raise DataFileError(f"cannot read WAV file {p}: {e.strerror or e}") from None
+    except Exception as e:  # wave raises wave.Error, EOFError, RuntimeError, struct.error on bad headers
+        msg = _format_message(str(e).strip()) or "not a WAV file, or a corrupt header"
+        raise DataFileError(f"cannot read WAV file {p}: {msg}") from None
     if channels < 1 or rate < 1:
         raise DataFileError(f"cannot read WAV file {p}: {channels} channels at {rate} Hz in its header")
     got = len(raw) // (width * channels)
