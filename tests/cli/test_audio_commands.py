@@ -88,6 +88,18 @@ def test_eval_reports_bits_per_sample(audio_run, capsys):
     assert 0 < row["bits_per_dim"] <= 8.2  # about uniform over 256 codes after 10 steps, not worse
 
 
+def test_complete_writes_wav_files_that_keep_the_visible_start(audio_run, tmp_path):
+    out = tmp_path / "comp"
+    assert main(["complete", str(audio_run), "-n", "2", "--count", "1", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["example-0-completion-0.wav", "example-0-completion-1.wav",
+                                                     "example-0-original.wav"]
+    spec = audio_spec(64, RATE, 256)
+    original = read_audio_primer(out / "example-0-original.wav", spec)
+    for j in range(2):
+        comp = read_audio_primer(out / f"example-0-completion-{j}.wav", spec)
+        assert len(comp) == 64 and comp[:32].tolist() == original[:32].tolist()  # cover end-0.5
+
+
 def test_bad_inputs_exit_2_with_one_line(audio_run, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
