@@ -15,7 +15,7 @@ Sources:
   instrument ``i % instruments``, so test tunes are played by instruments heard in
   training). It is rendered once per (rate, tunes, tune_seconds, instruments,
   synth_seed) into ``genzoo_home()/audio/essen-...`` as 16-bit WAV files (listen to
-  them), then read like any folder. The default (32 tunes of 10 s at 8 kHz) builds in a
+  them), then read like any folder. The default (64 tunes of 5 s at 8 kHz) builds in a
   few seconds.
 
 Every file is mixed down to mono, resampled to ``rate`` Hz
@@ -83,8 +83,8 @@ class AudioOptions:
     test_fraction: float = 0.1
     seed: int = 0
     valid_files: int = 0
-    tunes: int = 32
-    tune_seconds: float = 10.0
+    tunes: int = 64
+    tune_seconds: float = 5.0
     instruments: int = 4
     synth_seed: int = 0
 
@@ -209,12 +209,6 @@ def _windows(codes: list[np.ndarray], window: int, stride: int) -> torch.Tensor:
     """(N, window) int64: the windows of every file, never across files."""
     parts = [torch.from_numpy(c).unfold(0, window, stride) for c in codes if len(c) >= window]
     return torch.cat(parts) if parts else torch.zeros(0, window, dtype=torch.int64)
-
-
-def split_files(n: int, test_fraction: float, seed: int) -> list[int]:
-    """The indices of the test files among ``n`` (sorted): a seeded choice of
-    ``round(test_fraction * n)`` of them, at least one and at most n - 1."""
-    return split_test_valid(n, test_fraction, 0, seed)[0]
 
 
 def split_test_valid(n: int, test_fraction: float, valid_files: int, seed: int) -> tuple[list[int], list[int]]:
