@@ -54,7 +54,8 @@ from genzoo.data.spec import DataSpec
 from genzoo.data.wav import WAV_SUFFIXES, mulaw_decode, mulaw_encode, read_wav, resample, write_wav
 from genzoo.errors import DataFileError, GenzooError
 
-_CORPUS_VERSION = 2  # 2: shared instruments, per-note variation and noise; bump when the synthesizer or the tune reading changes
+# bump when the synthesizer or the tune reading changes (2: shared instruments, per-note variation, noise)
+_CORPUS_VERSION = 2
 
 
 @dataclass
@@ -192,8 +193,9 @@ def corpus_folder(opts: AudioOptions) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for i, (_, notes) in enumerate(melodies):
-        write_wav(tmp / f"tune-{i:03d}.wav", render(notes, opts.rate, seed=opts.synth_seed, index=i,
-                                                    instruments=opts.instruments, max_seconds=opts.tune_seconds), opts.rate)
+        x = render(notes, opts.rate, seed=opts.synth_seed, index=i, instruments=opts.instruments,
+                   max_seconds=opts.tune_seconds)
+        write_wav(tmp / f"tune-{i:03d}.wav", x, opts.rate)
     (tmp / "tunes.json").write_text(json.dumps({"tunes": [n for n, _ in melodies]}, indent=1) + "\n")
     try:
         os.replace(tmp, folder)
@@ -224,8 +226,8 @@ def split_test_valid(n: int, test_fraction: float, valid_files: int, seed: int) 
 
 @register_dataset("audio", AudioOptions,
                   "sound as 8-bit mu-law samples: your WAV files via --data-dir, or Essen folk songs rendered by "
-                  "a built-in synthesizer; options rate, window, stride, levels, test_fraction, seed, valid_files, tunes, "
-                  "tune_seconds, instruments")
+                  "a built-in synthesizer; options rate, window, stride, levels, test_fraction, seed, "
+                  "valid_files, tunes, tune_seconds, instruments")
 def load_audio(root: Path | None, opts: AudioOptions, *, download: bool = True) -> Dataset:
     t0 = time.perf_counter()
     builtin = root is None
