@@ -4,6 +4,7 @@ RePaint completion, and every bad sampling option as one line with exit code 2."
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from genzoo.cli.main import main
 
@@ -35,6 +36,10 @@ def test_sample_with_sampler_options_guidance_and_a_label(runs, tmp_path, capsys
     assert main(["sample", str(runs["ddpm"]), "-n", "2", "--gif", str(tmp_path / "c.gif"), "--chain-steps", "4",
                  "--frames", "2"]) == 0
     assert (tmp_path / "c.gif").exists()
+    # the chain of the sampler asked for: 6 ancestral steps, noise and every 2nd state
+    assert main(["sample", str(runs["ddpm"]), "-n", "2", "--gif", str(tmp_path / "d.gif"), "--steps", "6",
+                 "--frames", "3", "--sampler", "ddpm", "--label", "3"]) == 0
+    assert Image.open(tmp_path / "d.gif").n_frames == 4
     capsys.readouterr()
 
 

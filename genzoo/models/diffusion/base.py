@@ -200,14 +200,18 @@ class DiffusionModel(GenerativeModel):
 
     @torch.no_grad()
     def sample_chain(self, n: int, *, steps: int, generator: torch.Generator | None = None, every: int = 1,
-                     condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Frames of ``n`` sampling chains of ``steps`` sampler steps (default sampler): the
-        noise and the state after every ``every`` steps, shown in the data's space
-        (binary thresholded): (1 + steps // every, n, *shape)."""
+                     condition: torch.Tensor | None = None, sampler: str | None = None, eta: float | None = None,
+                     guidance: float | None = None) -> torch.Tensor:
+        """Frames of ``n`` sampling chains of ``steps`` sampler steps (options as for
+        ``sample``): the noise and the state after every ``every`` steps, shown in the
+        data's space (binary thresholded): (1 + steps // every, n, *shape)."""
         if every < 1:
             raise GenzooError(f"every must be >= 1, got {every}")
+        if eta is not None and (sampler or self.config.sampler) != "ddim":
+            raise GenzooError(f"eta is an option of the ddim sampler; {self.name}'s "
+                              f"{sampler or self.config.sampler} sampler has none")
         labels, steps, sampler, eta, guidance = self.sampling_options(
-            n, condition=condition, steps=steps, sampler=None, eta=None, guidance=None)
+            n, condition=condition, steps=steps, sampler=sampler, eta=eta, guidance=guidance)
         with eval_mode(self):
             _, frames = self._chain(n, labels=labels, steps=steps, sampler=sampler, eta=eta, guidance=guidance,
                                     generator=generator, every=every)
