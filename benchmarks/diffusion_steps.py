@@ -11,7 +11,8 @@ and reports
 * network evaluations per image, counted on the network itself (Heun and midpoint take
   two per step, guidance doubles the batch);
 * the sampling time per image at that batch on this machine (wall time of drawing all
-  samples, divided by their number).
+  samples, divided by their number), and the CPU time of this process per image (on a
+  shared machine, with ``--threads 1``, the better guide to what an idle core takes).
 
 Samplers: ddpm runs ``ddpm`` (ancestral, posterior variance), ``ddim-eta0`` and
 ``ddim-eta1`` (any ``ddim-etaX``, X in [0, 1]); flow_matching runs ``euler``, ``heun``
@@ -46,7 +47,7 @@ from genzoo.errors import GenzooError
 SAMPLERS = {"ddpm": ("ddpm", "ddim-eta0", "ddim-eta1"), "flow_matching": ("euler", "heun", "midpoint")}
 STEPS = (10, 20, 50, 100, 1000)
 QUICK_STEPS, QUICK_SAMPLES = (10, 20, 50), 500
-COLUMNS = ["sampler", "steps", "evals/image", "FID", "KID", "KID std", "ms/image"]
+COLUMNS = ["sampler", "steps", "evals/image", "FID", "KID", "KID std", "ms/image", "CPU ms/image"]
 
 
 def sampler_options(model_name: str, label: str) -> dict[str, Any]:
@@ -118,14 +119,15 @@ def steps_table(loaded: Any, *, samplers: list[str] | None = None, steps: list[i
         for (label, opts), s in bar:
             bar.set_postfix_str(f"{label} {s} steps")
             counter.rows = 0
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fake = draw_samples(model, samples, batch_size=batch_size, seed=seed, progress=progress,
                                 options={**opts, **options, "steps": s})
-            seconds = time.perf_counter() - t0
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
             res = sample_metrics(fake, ref, judge, ["fid", "kid"], split=split, seed=seed, name=loaded.config.data)
             rows.append({"sampler": label, "steps": s, "evals/image": counter.rows / samples,
                          "FID": res["fid"]["value"], "KID": res["kid"]["value"], "KID std": res["kid"]["std"],
-                         "ms/image": 1000 * seconds / samples, "sampling_seconds": seconds})
+                         "ms/image": 1000 * seconds / samples, "CPU ms/image": 1000 * cpu / samples,
+                         "sampling_seconds": seconds})
     finally:
         counter.close()
     return {"run": str(loaded.path), "model": name, "data": loaded.config.data, "weights": loaded.weights,
