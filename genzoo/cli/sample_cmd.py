@@ -38,8 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "or an image whose top rows are kept (image models that complete in raster order)")
     p.add_argument("--primer-rows", type=int,
                    help="image primers: rows to keep (default: all rows of a partial image, half of a full one)")
-    p.add_argument("--steps", type=int, help="diffusion models: sampler steps (default: the run's sample_steps)")
-    p.add_argument("--sampler", help="diffusion models: ddim or ddpm (ddpm); heun, euler or midpoint (flow_matching)")
+    p.add_argument("--steps", type=int, help="diffusion models: sampler steps (ncsn: Langevin steps per noise level; "
+                        "default: the run's sample_steps)")
+    p.add_argument("--sampler", help="diffusion models: ddim or ddpm (ddpm); heun, euler or midpoint (flow_matching); "
+                        "langevin (ncsn)")
     p.add_argument("--eta", type=float, help="ddpm with the ddim sampler: noise from 0 (deterministic) to 1")
     p.add_argument("--guidance", type=float,
                    help="class-conditional diffusion runs: classifier-free guidance weight (0 = unconditional)")

@@ -46,6 +46,7 @@ MODEL_MODULES = (
     "genzoo.models.flows.glow",
     "genzoo.models.diffusion.ddpm",
     "genzoo.models.diffusion.flow_matching",
+    "genzoo.models.diffusion.ncsn",
 )
 
 _MODELS: dict[str, type[GenerativeModel]] = {}
