@@ -47,6 +47,7 @@ MODEL_MODULES = (
     "genzoo.models.diffusion.ddpm",
     "genzoo.models.diffusion.flow_matching",
     "genzoo.models.diffusion.ncsn",
+    "genzoo.models.diffusion.d3pm",
 )
 
 _MODELS: dict[str, type[GenerativeModel]] = {}
