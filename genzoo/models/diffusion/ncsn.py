@@ -188,14 +188,17 @@ class NCSN(DiffusionModel):
 
     @torch.no_grad()
     def sample_chain(self, n: int, *, steps: int, generator: torch.Generator | None = None, every: int = 1,
-                     condition: torch.Tensor | None = None) -> torch.Tensor:
+                     condition: torch.Tensor | None = None, sampler: str | None = None, eta: float | None = None,
+                     guidance: float | None = None) -> torch.Tensor:
         """Frames of ``n`` chains of ``steps`` Langevin steps in all, spread evenly over the
         L levels (at least one per level): the start and every ``every``-th state, in the
         data's space (binary thresholded): (1 + total // every, n, *shape)."""
         if every < 1 or steps < 1:
             raise GenzooError(f"steps and every must be >= 1, got {steps} and {every}")
+        if eta is not None:
+            raise GenzooError("eta is an option of DDIM sampling; ncsn samples by annealed Langevin dynamics")
         return super().sample_chain(n, steps=max(1, steps // self.L), generator=generator, every=every,
-                                    condition=condition)
+                                    condition=condition, sampler=sampler, guidance=guidance)
 
     # ---- completion: RePaint levels are the chain's Langevin steps ------------------------
     def _down(self, x, level, levels, y, generator):
