@@ -14,7 +14,10 @@ per pixel. ``variant`` picks how the conditionals are computed:
   the input at position t is the embedding of the previous value x_{t-1} (a start token
   at t = 0) plus learned embeddings of the row, column and channel of t, so the network
   knows where in the image it is. x_t is predicted from the state after reading x_<t
-  (the channel order is the reading order).
+  (the channel order is the reading order). ``nn.LSTM`` runs the recurrence: on CPU it
+  calls oneDNN's LSTM kernel, which already projects the inputs of all positions in one
+  matmul and does one fused gate matmul per step; a hand-fused LSTM was no faster
+  (``benchmarks/pixel_lstm_speed.py``, docs/results.md).
 * ``row``: the paper's Row LSTM (section 3.1). Rows are processed top to bottom, a whole
   row at once; for row i of every layer
 
