@@ -186,26 +186,32 @@ class PixelLSTM(TokenStreamModel):
                               f"{config.variant!r}")
         group = torch.arange(hid) // (hid // C)  # (hidden,) the channel group of each unit
         onehot_group = torch.arange(C * K) // K  # (C*K,) one-hot input (c, k) belongs to channel c
-        self.head = nn.Linear(hid, C * K)
-        chan_of_logit = torch.arange(C * K) // K
-        self.register_buffer("head_mask", (group[None] <= chan_of_logit[:, None]).float(), persistent=False)
         if config.variant == "diagonal":
+            self._make_head(group)
             # the first map: a mask-A convolution of the one-hot image, plus where it is
             self.first = MaskedConv2d(onehot_group, group, config.kernel)
             self.row_bias = nn.Parameter(torch.zeros(H, hid))
             self.col_bias = nn.Parameter(torch.zeros(W, hid))
             self.layers = nn.ModuleList([DiagonalBiLSTMLayer(group, image_channels=C * K if li == 0 else 0)
                                          for li in range(config.layers)])
-            return
-        # The first layer reads the one-hot image (a convolution of one-hot inputs is a learned
-        # embedding), the row above included; later layers read the layer below.
-        self.layers = nn.ModuleList(
-            [RowLSTMLayer(onehot_group, group, kernel=config.kernel, rows=2, mask_a=True)]
-            + [RowLSTMLayer(group, group, kernel=config.kernel, rows=1, mask_a=False)
-               for _ in range(config.layers - 1)])
-        # where the first layer is in the image: learned biases on its gates
-        self.row_bias = nn.Parameter(torch.zeros(H, 4 * hid))
-        self.col_bias = nn.Parameter(torch.zeros(W, 4 * hid))
+        else:
+            # The first layer reads the one-hot image (a convolution of one-hot inputs is a learned
+            # embedding), the row above included; later layers read the layer below.
+            self.layers = nn.ModuleList(
+                [RowLSTMLayer(onehot_group, group, kernel=config.kernel, rows=2, mask_a=True)]
+                + [RowLSTMLayer(group, group, kernel=config.kernel, rows=1, mask_a=False)
+                   for _ in range(config.layers - 1)])
+            # where the first layer is in the image: learned biases on its gates
+            self.row_bias = nn.Parameter(torch.zeros(H, 4 * hid))
+            self.col_bias = nn.Parameter(torch.zeros(W, 4 * hid))
+            self._make_head(group)  # last, as before the diagonal variant: the same seeded initialisation
+
+    def _make_head(self, group: torch.Tensor) -> None:
+        """The output layer, hidden -> C*K logits, masked so channel c reads groups <= c."""
+        C, K = self.C, self.K
+        self.head = nn.Linear(len(group), C * K)
+        chan_of_logit = torch.arange(C * K) // K
+        self.register_buffer("head_mask", (group[None] <= chan_of_logit[:, None]).float(), persistent=False)
 
     # ---- layout ------------------------------------------------------------------
     def _image(self, flat: torch.Tensor) -> torch.Tensor:
