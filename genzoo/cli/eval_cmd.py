@@ -1,7 +1,8 @@
 """Evaluate a trained run: test NLL in nats and bits/dim (labelled exact, bound or
 estimate), and sample-quality metrics in a feature space (FID, KID, an Inception-Score
 analogue, precision/recall, density/coverage), mode counts, the classification
-accuracy score, and the test accuracy of models that classify. Every number is printed with the settings it depends on (sample counts,
+accuracy score, the test accuracy of models that classify, and the reconstruction error
+of models that encode and decode (``recon``). Every number is printed with the settings it depends on (sample counts,
 features, k). Default: ``nll`` for models with a likelihood, else the sample metrics
 that suit the data."""
 
@@ -12,9 +13,9 @@ import json
 
 from genzoo.cli.runargs import add_run_arguments, load_run_from_args
 
-HELP = "evaluate a trained run (NLL, FID, KID, IS, PRDC, modes, CAS)"
+HELP = "evaluate a trained run (NLL, FID, KID, IS, PRDC, modes, CAS, reconstruction)"
 # as genzoo.evaluate.metrics.METRICS (tested), named here so that --help imports no torch
-METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas", "accuracy")
+METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas", "accuracy", "recon")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

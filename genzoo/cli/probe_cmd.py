@@ -3,8 +3,8 @@
   genzoo probe runs/vae-mnist
   genzoo probe runs/rbm-digits --labels 5,20,all
 
-Encodes the training and test images with the run's encoder (vae, ae, aae, realnvp,
-glow, rbm), fits a logistic regression on the codes of ``--labels`` labelled examples per
+Encodes the training and test images with the run's encoder (vae, ae, aae, bigan,
+realnvp, glow, rbm), fits a logistic regression on the codes of ``--labels`` labelled examples per
 class and reports its test accuracy beside the same probe on the raw pixels. Writes
 results.json, results.md and probe.png (accuracy against labels) into ``--out``.
 """

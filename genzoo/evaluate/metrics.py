@@ -4,8 +4,10 @@ stated beside every number.
 Metrics (``METRICS``): ``nll`` (exact / bound / estimate, :mod:`.likelihood`), ``fid``,
 ``kid``, ``is`` (the Inception-Score analogue), ``prdc`` (precision, recall, density,
 coverage), ``modes`` (toy 2-D rings and grids, stacked MNIST), ``cas`` (classification
-accuracy score of a class-conditional model) and ``accuracy`` (test accuracy of a model
-that classifies, such as the semi-supervised GAN). The sample-based metrics share one set of
+accuracy score of a class-conditional model), ``accuracy`` (test accuracy of a model
+that classifies, such as the semi-supervised GAN) and ``recon`` (reconstruction error
+x -> encode -> decode of a model with an encoder and a decoder, and for labelled images
+how often the feature network still recognises the label in the reconstruction). The sample-based metrics share one set of
 ``samples`` drawn with a fixed seed and compare it with as many examples of the real split
 (a seeded random subset; all of it if smaller), in the features of a :class:`Judge`.
 """
@@ -27,7 +29,7 @@ from genzoo.evaluate.features import FeatureNet, TrainedFeatures, feature_net, f
 from genzoo.evaluate.modes import stacked_modes, toy2d_modes
 from genzoo.models.base import GenerativeModel
 
-METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas", "accuracy")
+METRICS = ("nll", "fid", "kid", "is", "prdc", "modes", "cas", "accuracy", "recon")
 SAMPLE_METRICS = ("fid", "kid", "is", "prdc", "modes")
 
 
@@ -166,6 +168,35 @@ def classifier_accuracy(model: GenerativeModel, split, *, batch_size: int = 500)
     return {"accuracy": 1 - wrong / len(split), "errors": wrong, "examples": len(split)}
 
 
+@torch.no_grad()
+def reconstruction_error(model: GenerativeModel, split, *, judge: Judge | None = None,
+                         batch_size: int = 500) -> dict[str, Any]:
+    """x -> encode -> decode over every example of ``split``: mean squared and mean absolute
+    error per value in [-1, 1] units, beside the error of predicting the split's mean
+    example for every one (the floor a reconstruction must beat), and, with a ``judge``
+    that classifies, the share of reconstructions given the original's label."""
+    from genzoo.nn.values import to_unit
+
+    model.require("encode")
+    model.require("decode")
+    if model.has("conditional"):
+        raise GenzooError(f"model {model.name!r} encodes given the label; its reconstructions are not measured")
+    model.eval()
+    rec = torch.cat([model.decode(model.encode(split.x[i:i + batch_size].to(model.device))).cpu()
+                     for i in range(0, len(split.x), batch_size)])
+    u, r = to_unit(split.x, model.spec), to_unit(rec, model.spec)
+    mean = u.mean(0, keepdim=True)
+    out = {"mse": float((r - u).pow(2).mean()), "l1": float((r - u).abs().mean()),
+           "mean_example_mse": float((mean - u).pow(2).mean()), "mean_example_l1": float((mean - u).abs().mean()),
+           "examples": len(u), "units": "[-1, 1]"}
+    probs = judge.probs(rec) if judge is not None and split.y is not None else None
+    if probs is not None:
+        out["label_kept"] = float((probs.argmax(1) == split.y).double().mean())
+        out["label_kept_originals"] = float((judge.probs(split.x).argmax(1) == split.y).double().mean())
+        out["features"] = judge.describe
+    return out
+
+
 def evaluate(model: GenerativeModel, data: Dataset, metrics: list[str], *, name: str, split: str = "test",
              samples: int | None = None, seed: int = 0, root: str | Path | None = None,
              features_root: str | Path | None = None, nll_kwargs: dict[str, Any] | None = None,
@@ -219,4 +250,9 @@ def evaluate(model: GenerativeModel, data: Dataset, metrics: list[str], *, name:
         out["cas"] = classification_accuracy_score(model, data, seed=seed, progress=progress)
     if "accuracy" in metrics:
         out["accuracy"] = classifier_accuracy(model, real)
+    if "recon" in metrics:
+        judge = None
+        if data.spec.kind == "image" and data.spec.num_classes:
+            judge = judge_for(name, data, root=root, features_root=features_root, progress=progress)
+        out["recon"] = reconstruction_error(model, real, judge=judge)
     return out

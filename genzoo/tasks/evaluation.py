@@ -152,6 +152,15 @@ def summary_lines(out: dict) -> list[str]:
     if "accuracy" in out:
         r = out["accuracy"]
         lines.append(f"classifier: test accuracy {r['accuracy']:.2%} ({r['errors']} errors of {r['examples']})")
+    if "recon" in out:
+        r = out["recon"]
+        line = (f"reconstruction x -> encode -> decode: MSE {r['mse']:.4f}, L1 {r['l1']:.4f} per value in "
+                f"{r['units']} units ({r['examples']} examples; the mean example: MSE {r['mean_example_mse']:.4f}, "
+                f"L1 {r['mean_example_l1']:.4f})")
+        lines.append(line)
+        if "label_kept" in r:
+            lines.append(f"  label recognised in {r['label_kept']:.2%} of the reconstructions ({r['label_kept_originals']:.2%} "
+                         f"of the originals; {r['features']})")
     if "cas" in out:
         r = out["cas"]
         lines.append(f"CAS {r['accuracy']:.2%} (classifier trained on {r['train_examples']} samples; the same "

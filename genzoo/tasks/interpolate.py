@@ -2,9 +2,14 @@
 
 Linear interpolation ``(1 - t) z0 + t z1`` and spherical interpolation (slerp, White
 2016, "Sampling Generative Networks"), which keeps the path at the typical radius of a
-Gaussian prior, between two encoded test images or two random prior codes. Latent
+Gaussian prior, between the codes of two test images or two random prior codes. Latent
 arithmetic on class means: ``z(x) - mean_z(class of x) + mean_z(class c)`` re-draws an
-image as another class ("analogies").
+image as another class ("analogies"); a conditional model keeps the code and swaps the
+label. Attribute vectors (thickness, slant) are in :mod:`genzoo.tasks.latent_attributes`.
+
+The code of an image comes from the model's encoder, or, for a GAN (no encoder), from
+GAN inversion (:func:`codes_of`): the code whose G(z) best matches the image, found by
+gradient steps on z (Radford et al. 2016 walk the space of G the same way).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.where(near, lerp(z0, z1, t.view(-1)), out)
 
 
-def _decode(model: GenerativeModel, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+def decode_codes(model: GenerativeModel, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+    """Codes (N, D) -> data (N, *shape) on the CPU (labels ``condition`` for a conditional model)."""
     kw = {} if condition is None else {"condition": condition.to(model.device)}
     with torch.no_grad():
         return model.decode(z.to(model.device), **kw).cpu()
@@ -56,7 +62,7 @@ def interpolation(model: GenerativeModel, z0: torch.Tensor, z1: torch.Tensor, *,
     path = (lerp if mode == "linear" else slerp)(z0, z1, t)  # (B, T, D)
     b, s, d = path.shape
     cond = None if condition is None else condition.repeat_interleave(s)
-    return _decode(model, path.reshape(b * s, d), cond).reshape(b, s, *model.spec.shape)
+    return decode_codes(model, path.reshape(b * s, d), cond).reshape(b, s, *model.spec.shape)
 
 
 def encode(model: GenerativeModel, x: torch.Tensor, batch_size: int = 512,
@@ -71,6 +77,34 @@ def encode(model: GenerativeModel, x: torch.Tensor, batch_size: int = 512,
     return torch.cat(out)
 
 
+#: labelled training images per class whose codes a GAN finds by inversion for class means
+INVERT_PER_CLASS = 10
+
+
+def codes_of(model: GenerativeModel, x: torch.Tensor, condition: torch.Tensor | None = None, *,
+             invert_steps: int = 300, seed: int = 0, batch_size: int = 512) -> torch.Tensor:
+    """Codes (N, D) of ``x``: the encoder's mean codes, or for a model that can only
+    ``invert`` (a GAN) the codes found by ``invert_steps`` steps of GAN inversion from
+    seeded starts; ``condition``: the labels of a conditional model."""
+    if model.has("encode") or not model.has("invert"):
+        return encode(model, x, batch_size=batch_size, condition=condition)
+    if invert_steps < 1:
+        raise GenzooError("--invert-steps must be >= 1")
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, len(x), batch_size):
+        y = None if condition is None else condition[i:i + batch_size].to(model.device)
+        out.append(model.find_codes(x[i:i + batch_size], labels=y, generator=g, steps=invert_steps).cpu())
+    return torch.cat(out)
+
+
+def per_class_subset(y: torch.Tensor, per_class: int, num_classes: int, seed: int = 0) -> torch.Tensor:
+    """Indices of up to ``per_class`` seeded random examples of each class."""
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(y), generator=g)
+    return torch.cat([order[y[order] == c][:per_class] for c in range(num_classes)])
+
+
 def class_means(codes: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(K, D) mean code per class (classes absent from the data give NaN rows)."""
     means = torch.full((num_classes, codes.shape[1]), float("nan"))
@@ -81,7 +115,8 @@ def class_means(codes: torch.Tensor, labels: torch.Tensor, num_classes: int) -> 
     return means
 
 
-def analogies(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, means: torch.Tensor | None) -> torch.Tensor:
+def analogies(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, means: torch.Tensor | None,
+              *, invert_steps: int = 300, seed: int = 0) -> torch.Tensor:
     """Each row: image i re-drawn as every class c: (B, K, *shape).
 
     An unconditional model moves the code by the difference of class means; a
@@ -89,14 +124,14 @@ def analogies(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, means: t
     """
     if model.has("conditional"):
         k = model.spec.num_classes
-        z = encode(model, x, condition=y)  # (B, D)
+        z = codes_of(model, x, y, invert_steps=invert_steps, seed=seed)  # (B, D)
         b, d = z.shape
         labels = torch.arange(k).repeat(b)
-        return _decode(model, z.repeat_interleave(k, 0), labels).reshape(b, k, *model.spec.shape)
-    z = encode(model, x)  # (B, D)
+        return decode_codes(model, z.repeat_interleave(k, 0), labels).reshape(b, k, *model.spec.shape)
+    z = codes_of(model, x, invert_steps=invert_steps, seed=seed)  # (B, D)
     shifted = z.unsqueeze(1) - means[y].unsqueeze(1) + means.unsqueeze(0)  # (B, K, D)
     b, k, d = shifted.shape
-    return _decode(model, shifted.reshape(b * k, d)).reshape(b, k, *model.spec.shape)
+    return decode_codes(model, shifted.reshape(b * k, d)).reshape(b, k, *model.spec.shape)
 
 
 @dataclass
@@ -107,39 +142,47 @@ class Interpolation:
     grid: torch.Tensor
     what: str
     tag: str
+    #: measured numbers (attribute walks), written beside the picture as JSON
+    numbers: dict[str, Any] | None = None
+    #: lines of a table of the numbers, printed under ``what``
+    table: list[str] | None = None
 
 
 def interpolate_run(loaded: Any, *, mode: str = "slerp", steps: int = 10, pairs: int = 6, random: bool = False,
-                    arithmetic: bool = False, seed: int = 0) -> Interpolation:
-    """Latent walks of a trained run (a :class:`genzoo.run.LoadedRun`): between encoded
-    test images (first and last columns: the originals, then their decodings at the ends
-    of the path), between random prior codes (``random``), or each test image re-drawn as
-    every class (``arithmetic``)."""
+                    arithmetic: bool = False, seed: int = 0, invert_steps: int = 300) -> Interpolation:
+    """Latent walks of a trained run (a :class:`genzoo.run.LoadedRun`): between the codes
+    of test images (first and last columns: the originals, then their decodings at the
+    ends of the path; a GAN finds the codes by ``invert_steps`` steps of inversion),
+    between random prior codes (``random``), or each test image re-drawn as every class
+    (``arithmetic``)."""
     from genzoo.run import load_data
 
     model, spec = loaded.model, loaded.spec
-    if pairs < 1:
-        raise GenzooError("--pairs must be >= 1")
-    model.require("decode")
-    if spec.kind != "image":
-        raise GenzooError(f"interpolate draws image grids; {spec.name!r} holds {spec.kind}s")
+    check_walkable(model, spec, pairs)
     g = torch.Generator().manual_seed(seed)
+    codes = {"invert_steps": invert_steps, "seed": seed}
+    how = " (codes by GAN inversion)" if not model.has("encode") else ""
     if arithmetic:
         if not spec.num_classes:
             raise GenzooError(f"latent arithmetic needs labelled data; {spec.name!r} has no labels")
         data = load_data(loaded.config, download=False)
         train, test = data.fixed("train"), data.fixed("test")
-        means = None if model.has("conditional") else class_means(encode(model, train.x), train.y, spec.num_classes)
+        means = None
+        if not model.has("conditional"):
+            idx = torch.arange(len(train)) if model.has("encode") else per_class_subset(
+                train.y, INVERT_PER_CLASS, spec.num_classes, seed)
+            means = class_means(codes_of(model, train.x[idx], **codes), train.y[idx], spec.num_classes)
         pick = torch.randperm(len(test), generator=g)[:pairs]
-        rows = analogies(model, test.x[pick], test.y[pick], means)
+        rows = analogies(model, test.x[pick], test.y[pick], means, **codes)
+        if model.has("conditional"):
+            what = "style kept, label swapped: each row is a test image, then its code decoded as class"
+        else:
+            what = "latent arithmetic: each row is a test image, then z - mean(its class) + mean(class c) for c ="
         return Interpolation(torch.cat([test.x[pick].unsqueeze(1), rows], dim=1),  # original, then each class
-                             f"latent arithmetic: each row is a test image, then it re-drawn as class "
-                             f"0..{spec.num_classes - 1}", "arithmetic")
+                             f"{what} 0..{spec.num_classes - 1}{how}", "arithmetic")
     labels = None
     if random:
-        d = int(getattr(model.config, "latent_dim", 0)) or None
-        if d is None:
-            raise GenzooError(f"model {model.name!r} has no latent_dim; use test images instead of --random")
+        d = latent_dim(model)
         z0, z1 = torch.randn(pairs, d, generator=g), torch.randn(pairs, d, generator=g)
         if model.has("conditional"):  # one random label per row
             labels = torch.randint(0, spec.num_classes, (pairs,), generator=g)
@@ -152,8 +195,25 @@ def interpolate_run(loaded: Any, *, mode: str = "slerp", steps: int = 10, pairs:
         raise GenzooError("not enough test images for that many --pairs")
     if model.has("conditional"):  # each row keeps the label of its first image
         labels = test.y[pick[:pairs]]
-    z0, z1 = encode(model, a, condition=labels), encode(model, b, condition=labels)
-    rows = interpolation(model, z0, z1, steps=steps, mode=mode, condition=labels)
+    both = codes_of(model, torch.cat([a, b]), None if labels is None else labels.repeat(2), **codes)
+    rows = interpolation(model, both[:pairs], both[pairs:], steps=steps, mode=mode, condition=labels)
     return Interpolation(torch.cat([a.unsqueeze(1), rows, b.unsqueeze(1)], dim=1),
-                         f"{mode} interpolation between two test images (first and last columns: the originals)",
-                         mode)
+                         f"{mode} interpolation between two test images{how} (first and last columns: the "
+                         "originals)", mode)
+
+
+def check_walkable(model: GenerativeModel, spec: Any, pairs: int) -> None:
+    """The checks every walk shares: rows, a decoder, image data."""
+    if pairs < 1:
+        raise GenzooError("--pairs must be >= 1")
+    model.require("decode")
+    if spec.kind != "image":
+        raise GenzooError(f"interpolate draws image grids; {spec.name!r} holds {spec.kind}s")
+
+
+def latent_dim(model: GenerativeModel) -> int:
+    """The size of the model's prior codes (a user error for models without one)."""
+    d = int(getattr(model.config, "latent_dim", 0) or 0)
+    if not d:
+        raise GenzooError(f"model {model.name!r} has no latent_dim; use test images instead of --random")
+    return d

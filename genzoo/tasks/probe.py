@@ -7,8 +7,9 @@ labels per class. The same probe on the raw pixels is the baseline: codes that b
 with few labels have organised the data by class without ever seeing a label, which is
 the feature-learning use of a generative model.
 
-Models with an encoder: vae, ae, aae (mean codes), realnvp and glow (the latent z of the
-whole image), rbm (hidden-unit means p(h = 1 | v)) and lda (topic proportions).
+Models with an encoder: vae, ae, aae (mean codes), bigan (E(x)), realnvp and glow (the
+latent z of the whole image), rbm (hidden-unit means p(h = 1 | v)) and lda (topic
+proportions).
 Conditional encoders (cvae) are refused: their codes are meant to leave the label out.
 """
 
@@ -31,7 +32,7 @@ def codes(model: GenerativeModel, x: torch.Tensor, *, batch_size: int = 512) -> 
     model.require("encode")
     if model.has("conditional"):
         raise GenzooError(f"model {model.name!r} encodes given the label, so its codes cannot be probed for it; "
-                          "probe an unconditional encoder (vae, ae, aae, realnvp, glow, rbm)")
+                          "probe an unconditional encoder (vae, ae, aae, bigan, realnvp, glow, rbm)")
     model.eval()
     return encode(model, x, batch_size=batch_size).flatten(1).double()
 

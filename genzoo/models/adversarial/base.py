@@ -212,10 +212,13 @@ class NoiseGAN(AdversarialModel):
     A subclass builds ``self.generator`` (z (B, latent), labels -> data in [-1, 1]) and
     ``self.discriminator`` (packed data in [-1, 1], labels -> one output per packed group),
     calls :meth:`finish`, and may override :meth:`labels_for` and :meth:`sample_labels`
-    for class conditioning. Completion by GAN inversion (Yeh et al. 2017) comes with it.
+    for class conditioning. Capabilities: ``decode`` (G of a code), ``invert`` (GAN
+    inversion, :meth:`find_codes`: the code whose G(z) matches an image; what ``genzoo
+    interpolate`` walks between for test images) and ``complete`` (inversion on the
+    visible part, Yeh et al. 2017).
     """
 
-    capabilities: tuple[str, ...] = ("complete",)
+    capabilities: tuple[str, ...] = ("complete", "decode", "invert")
     generator: nn.Module
     discriminator: nn.Module
 
@@ -290,42 +293,78 @@ class NoiseGAN(AdversarialModel):
         z = rand.randn(n, self.config.latent_dim, generator=generator, device=self.device)
         return from_unit(self.generator(z, y), self.spec, generator=generator)
 
-    # ---- completion by GAN inversion ---------------------------------------------------
+    # ---- codes: decoding and GAN inversion ----------------------------------------------
+    def decode(self, z: torch.Tensor, *, condition: torch.Tensor | None = None, **kwargs: object) -> torch.Tensor:
+        """G(z) in the data's own space, binary values thresholded rather than drawn:
+        (n, *shape). A conditional GAN decodes with the class labels ``condition`` (n,)."""
+        n = z.shape[0]
+        if self.has("conditional") and condition is None:
+            raise GenzooError(f"model {self.name!r} decodes a code with a class label: pass condition=labels")
+        y = self.sample_labels(n, condition, None)
+        with torch.no_grad():
+            return from_unit(self.generator(z.to(self.device), y), self.spec, stochastic=False)
+
+    def realness(self, g: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """D's logits (n,) for G's outputs ``g`` = G(z, y), one per example (each repeated
+        ``pack`` times into its own packed group): the perceptual term of inversion."""
+        m = self.config.pack
+        return self.discriminator(self.packed(g.repeat_interleave(m, 0)), y)
+
+    def find_codes(self, x: torch.Tensor, mask: torch.Tensor | None = None, *, labels: torch.Tensor | None = None,
+                   generator: torch.Generator | None = None, steps: int = 300, prior_weight: float = 0.003,
+                   lr: float = 0.1) -> torch.Tensor:
+        """GAN inversion: codes z* (n, latent_dim) whose G(z*) explains ``x``, found by
+        ``steps`` Adam steps from ``generator``'s draws of z.
+
+        With ``mask`` (True = visible) the loss is :meth:`complete`'s (Yeh et al. 2017),
+        without one the L1 distance to every entry of ``x`` plus ``prior_weight`` times
+        ``-log D(G(z))``. A conditional GAN inverts with the class ``labels`` given (random
+        ones when None)."""
+        return self._invert(x, mask, labels, generator, steps, prior_weight, lr)[0]
+
     def invert(self, x: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None,
                steps: int = 300, prior_weight: float = 0.003, lr: float = 0.1) -> torch.Tensor:
         """G(z*) in [-1, 1] for the code z* that best explains the visible entries of ``x``
         (see :meth:`complete`): ``steps`` Adam steps from ``generator``'s draws of z."""
+        z, y = self._invert(x, mask, None, generator, steps, prior_weight, lr)
+        with torch.no_grad():
+            return self.generate_unit(z, y)
+
+    def _invert(self, x: torch.Tensor, mask: torch.Tensor | None, labels: torch.Tensor | None,
+                generator: torch.Generator | None, steps: int, prior_weight: float, lr: float
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The inversion search: (z*, the labels used), G in eval mode, nothing left on the weights."""
         if steps < 1:
             raise GenzooError(f"steps must be >= 1, got {steps}")
-        if tuple(mask.shape) != tuple(x.shape):
+        if mask is not None and tuple(mask.shape) != tuple(x.shape):
             raise GenzooError(f"mask shape {tuple(mask.shape)} does not match x shape {tuple(x.shape)}")
         n = x.shape[0]
-        seen = mask.to(self.device, torch.bool)
         u = to_unit(x.to(self.device), self.spec)
-        weight = self._context_weights(seen)
-        y = self.sample_labels(n, None, generator)
-        z = rand.randn(n, self.config.latent_dim, generator=generator, device=self.device).requires_grad_(True)
+        weight = torch.ones_like(u) if mask is None else self._context_weights(mask.to(self.device, torch.bool))
+        y = self.sample_labels(n, labels, generator)
+        z = self.initial_codes(x, generator).requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
         was = self.training
         self.eval()
         try:
             with torch.enable_grad():  # callers may hold no_grad: the search needs gradients
                 self._search(z, opt, u, weight, y, steps, prior_weight)
-            with torch.no_grad():
-                return self.generator(z, y)
+            return z.detach(), y
         finally:
             self.train(was)
             self.zero_grad(set_to_none=True)  # nothing of the search is left on the weights
 
+    def initial_codes(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Where the inversion search starts: draws of the prior from ``generator``."""
+        return rand.randn(x.shape[0], self.config.latent_dim, generator=generator, device=self.device)
+
     def _search(self, z: torch.Tensor, opt: torch.optim.Optimizer, u: torch.Tensor, weight: torch.Tensor,
                 y: torch.Tensor | None, steps: int, prior_weight: float) -> None:
         """Adam steps on z for the contextual plus weighted perceptual loss."""
-        m = self.config.pack
         for _ in range(steps):
             g = self.generator(z, y)
             context = (weight * (g - u).abs()).flatten(1).sum(1)  # (n,)
-            d = self.discriminator(self.packed(g.repeat_interleave(m, 0)), y)
-            perceptual = torch.nn.functional.softplus(-d)  # -log D(G(z)), (n,)
+            perceptual = torch.nn.functional.softplus(-self.realness(g, z, y))  # -log D(G(z)), (n,)
             loss = (context + prior_weight * perceptual).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -112,7 +112,7 @@ class CGAN(NoiseGAN):
     name = "cgan"
     Config = CGANConfig
     accepts = (("image", "*"),)
-    capabilities = ("conditional", "complete")
+    capabilities = ("conditional", "complete", "decode", "invert")
 
     def __init__(self, config: CGANConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)

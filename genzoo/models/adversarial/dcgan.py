@@ -66,22 +66,28 @@ class Generator(nn.Module):
         return self.net(self.project(z).view(z.shape[0], *self.start))  # (B, C, H, W)
 
 
+def downsampler(c: int, ch: int, *, batch_norm: bool = True) -> nn.Sequential:
+    """image (B, c, H, W) -> features (B, 4 ch (H/4) (W/4)): D's strided convolutions with
+    LeakyReLU(0.2), batch norm after all but the first (also the encoder of ``bigan``)."""
+
+    def norm(n: int) -> nn.Module:
+        return nn.BatchNorm2d(n) if batch_norm else nn.Identity()
+
+    # No batch norm on the input layer (Radford et al.): it would erase the statistics
+    # D has to tell apart.
+    return nn.Sequential(
+        nn.Conv2d(c, ch, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=not batch_norm), norm(2 * ch), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * ch, 4 * ch, 3, 1, 1, bias=not batch_norm), norm(4 * ch), nn.LeakyReLU(0.2),
+        nn.Flatten())
+
+
 class Discriminator(nn.Module):
     """image (B, C, H, W) in [-1, 1] -> logit of "real" (B,); ``c`` counts packed channels."""
 
     def __init__(self, c: int, h: int, w: int, ch: int, *, batch_norm: bool = True) -> None:
         super().__init__()
-
-        def norm(n: int) -> nn.Module:
-            return nn.BatchNorm2d(n) if batch_norm else nn.Identity()
-
-        # No batch norm on D's input layer (Radford et al.): it would erase the statistics
-        # D has to tell apart.
-        self.net = nn.Sequential(
-            nn.Conv2d(c, ch, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=not batch_norm), norm(2 * ch), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * ch, 4 * ch, 3, 1, 1, bias=not batch_norm), norm(4 * ch), nn.LeakyReLU(0.2),
-            nn.Flatten())
+        self.net = downsampler(c, ch, batch_norm=batch_norm)
         self.head = nn.Linear(4 * ch * (h // 4) * (w // 4), 1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -119,7 +125,12 @@ class DCGAN(NoiseGAN):
     def check_spec(cls, spec: DataSpec) -> None:
         """Images only, with height and width divisible by 4 (two stride-2 stages)."""
         super().check_spec(spec)
-        if len(spec.shape) != 3 or spec.shape[1] % 4 or spec.shape[2] % 4:
-            raise IncompatibleDataError(
-                f"model 'dcgan' needs images of shape (C, H, W) with H and W divisible by 4; "
-                f"{spec.name!r} is {spec.describe}")
+        check_quarterable(cls.name, spec)
+
+
+def check_quarterable(name: str, spec: DataSpec) -> None:
+    """Refuse data that is not (C, H, W) images with H and W divisible by 4."""
+    if len(spec.shape) != 3 or spec.shape[1] % 4 or spec.shape[2] % 4:
+        raise IncompatibleDataError(
+            f"model {name!r} needs images of shape (C, H, W) with H and W divisible by 4; "
+            f"{spec.name!r} is {spec.describe}")
