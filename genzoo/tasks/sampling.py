@@ -1,6 +1,6 @@
 """Sampling with options: pass a model the sampler options its ``sample`` takes
-(``steps``, ``sampler``, ``eta``, ``guidance``: the diffusion family) and a class label,
-refusing what the model does not have with one clear error."""
+(``steps``, ``sampler``, ``eta``, ``guidance``: the diffusion family) and a class label
+or (text-conditional models) a caption, refusing what the model does not have with one clear error."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ SAMPLER_OPTIONS = ("steps", "sampler", "eta", "guidance")
 
 
 def sample_with_options(model: GenerativeModel, n: int, *, generator: torch.Generator | None = None,
-                        label: int | None = None, **options: object) -> torch.Tensor:
+                        label: int | None = None, text: str | None = None, **options: object) -> torch.Tensor:
     """``model.sample(n)`` with the given sampler ``options`` (None values are left out)
-    and, with ``label``, every sample conditioned on that class. The model checks the
+    and, with ``label``, every sample conditioned on that class; with ``text``, on that
+    caption (models with the ``text`` capability; a word outside the run's vocabulary is
+    an error naming it). The model checks the
     values themselves (step counts, eta range, known samplers)."""
     opts = {k: v for k, v in options.items() if v is not None}
     unknown = [k for k in opts if k not in SAMPLER_OPTIONS]
@@ -29,7 +31,14 @@ def sample_with_options(model: GenerativeModel, n: int, *, generator: torch.Gene
         raise GenzooError(f"model {model.name!r} takes no {', '.join('--' + k for k in missing)} "
                           "(sampler options are for the diffusion models)")
     condition = None
-    if label is not None:
+    if text is not None:
+        if label is not None:
+            raise GenzooError("give --text or --label, not both")
+        if not model.has("text"):
+            raise GenzooError(f"this {model.name!r} run is not conditioned on text; --text needs a text-to-image "
+                              "run (t2i_gan)")
+        condition = model.encode_text(text, n)  # type: ignore[attr-defined]
+    elif label is not None:
         k = model.spec.num_classes
         if not model.has("conditional") or not k:
             raise GenzooError(f"this {model.name!r} run is not class-conditional; --label needs one")
