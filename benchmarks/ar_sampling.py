@@ -12,9 +12,13 @@ least 10 layers at least 10x, Transformer generating 512 tokens with a 512 conte
 least 5x.
 
     python benchmarks/ar_sampling.py [--models pixelcnn,wavenet] [--batch-sizes 1,16,64] [--repeats 1]
+    python benchmarks/ar_sampling.py --run runs/wavenet-audio --batch-sizes 1,16 --naive-limit 0
 
 Naive sampling is slow by design (minutes for a PixelCNN at batch 64); ``--naive-limit
-SECONDS`` skips the naive run of a (model, batch) whose estimate from batch 1 exceeds it.
+SECONDS`` skips the naive run of a (model, batch) whose estimate from batch 1 exceeds it
+(0: no naive runs at all). ``--run RUN`` times the trained model of a run instead of the
+built-in cases (for an audio run, tokens per second is the sampling rate achieved, in
+samples per second, against the run's sample rate: the real-time factor).
 """
 
 from __future__ import annotations
@@ -65,6 +69,15 @@ def time_sample(model, n: int, cached: bool, seed: int = 0) -> tuple[float, torc
     return time.perf_counter() - t0, x
 
 
+def run_case(run: str) -> tuple[Case, torch.nn.Module]:
+    """The case and trained model of a run directory (its spec's length is T)."""
+    from genzoo.run import load_run
+
+    loaded = load_run(run)
+    what = f"{loaded.config.model} of {run} ({loaded.spec.describe})"
+    return Case(loaded.config.model, loaded.spec, what=what), loaded.model.eval()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", help="comma-separated subset of: " + ", ".join(c.model for c in CASES))
@@ -72,6 +85,7 @@ def main() -> None:
     ap.add_argument("--naive-limit", type=float, default=600.0,
                     help="skip a naive run whose estimate (from batch 1) exceeds this many seconds")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--run", help="time this run's trained model instead of the built-in cases")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -80,19 +94,22 @@ def main() -> None:
 
     print(f"# autoregressive sampling, cached vs naive ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__})")
-    print("| model | setting | batch | naive s | cached s | speedup | identical | target |")
-    print("|---|---|---:|---:|---:|---:|---|---|")
-    for case in CASES:
-        if wanted and case.model not in wanted:
-            continue
-        torch.manual_seed(0)
-        model = build_model(case.model, case.spec, dict(case.config)).eval()
+    print("| model | setting | batch | naive s | cached s | speedup | identical | target | cached tokens/s |")
+    print("|---|---|---:|---:|---:|---:|---|---|---:|")
+    cases = [run_case(args.run)] if args.run else [
+        (c, None) for c in CASES if not wanted or c.model in wanted]
+    for case, model in cases:
+        if model is None:
+            torch.manual_seed(0)
+            model = build_model(case.model, case.spec, dict(case.config)).eval()
         per_example_naive = None
         for b in batches:
             cached_s, xc = time_sample(model, b, cached=True)
+            rate = f"{b * case.spec.dim / cached_s:,.0f}"
             estimate = per_example_naive * b if per_example_naive is not None else 0.0
-            if estimate > args.naive_limit:
-                print(f"| {case.model} | {case.what} | {b} | (skipped, ~{estimate:.0f}) | {cached_s:.2f} | | | |")
+            if estimate > args.naive_limit or args.naive_limit <= 0:
+                skipped = f"(skipped, ~{estimate:.0f})" if estimate else "(skipped)"
+                print(f"| {case.model} | {case.what} | {b} | {skipped} | {cached_s:.2f} | | | | {rate} |", flush=True)
                 continue
             naive_s, xn = time_sample(model, b, cached=False)
             if per_example_naive is None:
@@ -103,7 +120,7 @@ def main() -> None:
             if case.target is not None and b == 16:
                 target = f">= {case.target:g}x: {'met' if speedup >= case.target else 'MISSED'}"
             print(f"| {case.model} | {case.what} | {b} | {naive_s:.2f} | {cached_s:.2f} | {speedup:.1f}x | "
-                  f"{same} | {target} |", flush=True)
+                  f"{same} | {target} | {rate} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Draw samples from a trained run: a PNG grid for images, a scatter plot for 2-D data,
-text or MIDI/MusicXML files for sequences, or (--gif) an animation of a Markov-chain
+text or MIDI/MusicXML files for sequences, WAV files and a spectrogram for sound, or (--gif) an animation of a Markov-chain
 sampler. ``--prompt``/``--primer`` start sequences (and images, for raster-order
 models) from given content; see :mod:`genzoo.tasks.primer`."""
 
@@ -19,18 +19,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output file, written under exactly this name: an image grid (.png, .jpg, ...), "
                         "text (.txt), a melody (.mid or .musicxml; several samples are numbered beside it: "
-                        "NAME-1.mid, NAME-2.mid, ...) or their piano roll (.png); a name without a suffix "
-                        "gets the data's usual one (a folder of MIDI + MusicXML for music). "
+                        "NAME-1.mid, NAME-2.mid, ...) or their piano roll (.png), sound (.wav, numbered the same "
+                        "way, with the spectrograms in NAME.png beside it) or its spectrograms (.png); a name "
+                        "without a suffix gets the data's usual one (a folder of MIDI + MusicXML for music, "
+                        "of WAV files and spectrogram.png for audio). "
                         "Default: RUN/samples/sample-seedS.png")
     add_run_arguments(p)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--length", type=int, help="sequence models: tokens to generate (default: the training length)")
+    p.add_argument("--length", type=int, help="sequence models: tokens (audio: samples) to generate "
+                   "(default: the training length)")
     p.add_argument("--prompt", help="sequence models: text to continue (characters of the model's vocabulary)")
     p.add_argument("--temperature", type=float, help="sequence models: divide the logits (0 = greedy)")
     p.add_argument("--top-k", type=int, help="sequence models: keep the k most likely tokens")
     p.add_argument("--top-p", type=float, help="sequence models: nucleus sampling with mass p")
     p.add_argument("--primer", metavar="FILE",
-                   help="start from a file: a MIDI/MusicXML/ABC melody (music runs), a text file (text runs), "
+                   help="start from a file: a MIDI/MusicXML/ABC melody (music runs), a WAV clip (audio runs), "
+                        "a text file (text runs), "
                         "or an image whose top rows are kept (image models that complete in raster order)")
     p.add_argument("--primer-rows", type=int,
                    help="image primers: rows to keep (default: all rows of a partial image, half of a full one)")
@@ -84,19 +88,25 @@ def execute(args: argparse.Namespace) -> int:
                                                        seed=args.seed)).save(out)
         print(f"wrote the primer (first, covered part tinted) and {args.n} completions to {out}")
         return 0
+    from genzoo.data.audio import is_audio
     from genzoo.tasks.primer import is_music
 
     decoding = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
     if (args.prompt is not None or args.primer or args.length is not None or is_music(loaded.spec)
-            or any(v is not None for v in decoding.values())):
+            or is_audio(loaded.spec) or any(v is not None for v in decoding.values())):
         gen = generate.generate_sequences(loaded, args.n, length=args.length, prompt=args.prompt,
                                           primer=args.primer, seed=args.seed, **decoding)
-        kind = "melodies" if gen.music else "generate"
+        kind = {"music": "melodies", "audio": "audio"}.get(gen.modality, "generate")
         out = generate.write_generated(gen, loaded.spec, Path(args.out) if args.out
                                        else loaded.path / "samples" / f"{kind}-seed{args.seed}")
         if gen.music:
             what = "as MIDI and MusicXML, with a piano roll, in" if out.is_dir() else "to"
             print(f"wrote {args.n} melodies ({gen.ids.shape[1]} tokens each, primer {gen.prompt_len}) {what} {out}")
+        elif gen.modality == "audio":
+            rate = int(loaded.spec.extra["sample_rate"])
+            what = "as WAV files with their spectrograms in" if out.is_dir() else "to"
+            print(f"wrote {args.n} sounds ({gen.ids.shape[1]} samples = {gen.ids.shape[1] / rate:.2f} s at {rate} Hz "
+                  f"each, primer {gen.prompt_len}) {what} {out}")
         else:
             from genzoo.data.text import decode_text
 

@@ -145,6 +145,7 @@ def register_dataset(name: str, options: type, doc: str) -> Callable:
 def _ensure_loaded() -> None:
     # Import the dataset modules lazily so `import genzoo` does no work.
     from genzoo.data import (  # noqa: F401
+        audio,
         binarized_mnist,
         digits,
         documents,

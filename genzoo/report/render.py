@@ -57,6 +57,7 @@ def grid_from_rgb(imgs: np.ndarray, *, ncol: int | None = None, pad: int = 2, mi
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 MUSIC_SUFFIXES = (".mid", ".midi", ".musicxml")
 TEXT_SUFFIXES = (".txt", ".text", ".md")
+AUDIO_SUFFIXES = (".wav", ".png")
 
 
 def check_out_suffix(spec: DataSpec, path: str | Path) -> None:
@@ -69,6 +70,8 @@ def check_out_suffix(spec: DataSpec, path: str | Path) -> None:
         ok = IMAGE_SUFFIXES
     elif spec.kind == "sequence" and spec.extra.get("modality") == "music":
         ok = (*MUSIC_SUFFIXES, ".png")
+    elif spec.kind == "sequence" and spec.extra.get("modality") == "audio":
+        ok = AUDIO_SUFFIXES
     elif (spec.kind == "sequence" and spec.vocabulary is not None) or spec.value_type == "count":
         ok = TEXT_SUFFIXES
     else:
@@ -97,7 +100,9 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
     -> scatter PNG (with ``reference`` points in grey); melodies (music runs) -> for a
     ``.mid``/``.musicxml`` name exactly that file (several samples: ``NAME-1.mid``,
     ``NAME-2.mid``, ... beside it), for a ``.png`` name their piano roll, and for a name
-    without a suffix a folder of MIDI + MusicXML pairs and a piano roll; sequences with a vocabulary -> text file; count vectors (bags of words) -> text
+    without a suffix a folder of MIDI + MusicXML pairs and a piano roll; sound (audio
+    runs) -> WAV files and a spectrogram PNG (:func:`genzoo.report.audio.save_audio`);
+    sequences with a vocabulary -> text file; count vectors (bags of words) -> text
     file of each document's most frequent words (:func:`count_lines`); anything else -> ``.npy``.
     """
     path = Path(path)
@@ -141,6 +146,10 @@ def save_samples(x: torch.Tensor, spec: DataSpec, path: str | Path, *, title: st
 
         pianoroll_png(rows, spec.vocabulary, folder / "pianoroll.png", title=title or "melodies")
         return folder
+    if spec.kind == "sequence" and spec.extra.get("modality") == "audio":
+        from genzoo.report.audio import save_audio
+
+        return save_audio(x, spec, path, title=title)
     if spec.kind == "sequence" and spec.vocabulary is not None:
         vocab = spec.vocabulary
         lines = ["".join(vocab[int(t)] for t in row) for row in x.long()]

@@ -201,9 +201,18 @@ def write_sequence_completions(x: torch.Tensor, observed: torch.Tensor, completi
                                spec: DataSpec, path: Path) -> Path:
     """Text runs: one ``.txt`` with, per example, the visible part, K completions and the
     original (covered characters shown as a middle dot). Music runs: a folder of MIDI and
-    MusicXML files ``example-I-original`` and ``example-I-completion-J``. Returns the path."""
+    MusicXML files ``example-I-original`` and ``example-I-completion-J``; audio runs the
+    same names as WAV files. Returns the path."""
+    from genzoo.data.audio import is_audio, write_codes
     from genzoo.tasks.primer import is_music
 
+    if is_audio(spec):
+        folder = path.with_suffix("")
+        for i in range(len(x)):
+            write_codes(x[i], spec, folder / f"example-{i}-original.wav")
+            for j in range(completions.shape[1]):
+                write_codes(completions[i, j], spec, folder / f"example-{i}-completion-{j}.wav")
+        return folder
     vocab = spec.vocabulary
     if vocab is None:
         raise GenzooError(f"cannot write completions of {spec.name!r}: its sequences have no vocabulary")

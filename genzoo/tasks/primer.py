@@ -3,6 +3,9 @@
 * Music runs (``spec.extra["modality"] == "music"``): a MIDI, MusicXML or ABC melody,
   encoded with the run's vocabulary (:func:`genzoo.data.music.read_primer`; a
   polyphonic file keeps its top line, with a warning).
+* Audio runs (``spec.extra["modality"] == "audio"``): a WAV clip, mixed down to mono,
+  resampled to the run's rate and mu-law quantized to its levels, as the ``audio``
+  dataset reads its files (:func:`genzoo.data.audio.read_audio_primer`).
 * Text runs: a UTF-8 text file, encoded character by character with the run's
   vocabulary; characters outside it are named in the error.
 * Image runs: a picture whose top rows are kept and whose remaining rows the model
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genzoo.data.audio import is_audio
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
 
@@ -33,8 +37,12 @@ def is_music(spec: DataSpec) -> bool:
 def read_sequence_primer(path: str | Path, spec: DataSpec) -> torch.Tensor:
     """Token ids (P,) int64 of a primer file for a sequence run."""
     path = Path(path)
+    if is_audio(spec):
+        from genzoo.data.audio import read_audio_primer
+
+        return read_audio_primer(path, spec)
     if spec.kind != "sequence" or spec.vocabulary is None:
-        raise GenzooError(f"a sequence primer needs a text or music run; this run models {spec.describe}")
+        raise GenzooError(f"a sequence primer needs a text, music or audio run; this run models {spec.describe}")
     if is_music(spec):
         from genzoo.data.music import read_primer
 

@@ -50,6 +50,17 @@ def test_cached_and_naive_generation_draw_identical_tokens(settings):
             assert torch.equal(a[:, :P], prompt.expand(4, -1))
 
 
+def test_a_long_prompt_is_read_through_one_receptive_field(monkeypatch):
+    model = make()
+    prompt = torch.randint(0, 5, (2, 5 * model.receptive_field), generator=torch.Generator().manual_seed(3))
+    a = model.generate(2, 12, prompt=prompt, generator=torch.Generator().manual_seed(4), cached=False)
+    lengths = []
+    run = model._run
+    monkeypatch.setattr(model, "_run", lambda s: (lengths.append(s.shape[1]), run(s))[1])
+    b = model.generate(2, 12, prompt=prompt, generator=torch.Generator().manual_seed(4))
+    assert lengths == [model.receptive_field] and torch.equal(a, b)
+
+
 def test_a_prompt_longer_than_the_largest_dilation_fills_the_queues():
     model = make()
     prompt = torch.randint(0, 5, (3, 21), generator=torch.Generator().manual_seed(1))

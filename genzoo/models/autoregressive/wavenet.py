@@ -22,7 +22,9 @@ Positions before the start are zero padding, so the output at t depends on the
 pass. Convolutions are applied as matrix products over channels-last ``(B, T, C)``
 tensors: a kernel-2 dilated convolution is one linear map of ``[h_{t-d}, h_t]``.
 
-Categorical sequences (T,) are read as they are, images as pixel streams in raster
+Categorical sequences (T,) are read as they are (the paper's own data is sound: the
+``audio`` dataset gives windows of 8-bit mu-law samples, K = 256, see
+:mod:`genzoo.data.audio`), images as pixel streams in raster
 order (:mod:`genzoo.models.autoregressive.stream`, which also holds the likelihood,
 the loss, sampling and completion that WaveNet shares with the other stream models).
 
@@ -162,10 +164,15 @@ class WaveNet(TokenStreamModel):
     # ---- generation (TokenSampler) -------------------------------------------------
     def start(self, prefix: torch.Tensor, n: int) -> tuple[torch.Tensor, Queues]:
         """Read BOS and the prefix (n, P) in one pass; fill every queue with the last
-        ``dilation`` inputs of its convolution (zeros before the start)."""
+        ``dilation`` inputs of its convolution (zeros before the start).
+
+        Only the last ``receptive_field`` input positions are run: the next logits and
+        every queued input depend on nothing earlier (a queued input of a layer at time
+        t >= L - d reads back at most ``receptive_field - 1 - d`` positions), so a long
+        primer (minutes of audio) costs the memory and time of one receptive field."""
         s = self.with_bos(prefix)  # (n, L)
-        logits, seen = self._run(s)
         L = s.shape[1]
+        logits, seen = self._run(s[:, -self.receptive_field:])
         buffers = []
         for d, inputs in zip([1] + [layer.dilation for layer in self.layers], seen):
             last = F.pad(inputs, (0, 0, d, 0))[:, -d:]  # times L-d .. L-1
