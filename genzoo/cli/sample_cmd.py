@@ -38,15 +38,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "or an image whose top rows are kept (image models that complete in raster order)")
     p.add_argument("--primer-rows", type=int,
                    help="image primers: rows to keep (default: all rows of a partial image, half of a full one)")
-    p.add_argument("--steps", type=int, help="diffusion models: sampler steps (default: the run's sample_steps)")
-    p.add_argument("--sampler", help="diffusion models: ddim or ddpm (ddpm); heun, euler or midpoint (flow_matching)")
+    p.add_argument("--steps", type=int, help="diffusion models: sampler steps (ncsn: Langevin steps per noise level; "
+                        "default: the run's sample_steps)")
+    p.add_argument("--sampler", help="diffusion models: ddim or ddpm (ddpm); heun, euler or midpoint (flow_matching); "
+                        "langevin (ncsn)")
     p.add_argument("--eta", type=float, help="ddpm with the ddim sampler: noise from 0 (deterministic) to 1")
     p.add_argument("--guidance", type=float,
                    help="class-conditional diffusion runs: classifier-free guidance weight (0 = unconditional)")
     p.add_argument("--label", type=int, help="class-conditional runs: draw every sample from this class")
     p.add_argument("--text", help='text-to-image runs (t2i_gan): draw every sample for this caption, e.g. "a thick 3"')
-    p.add_argument("--gif", metavar="FILE", help="for Markov-chain models: write the sampling chain as an animated GIF")
-    p.add_argument("--chain-steps", type=int, default=200, help="chain length for --gif (default 200)")
+    p.add_argument("--gif", metavar="FILE",
+                   help="Markov-chain models (rbm, dbm, gsn) and diffusion models: write the sampling chain, "
+                        "from noise to samples, as an animated GIF (diffusion: with --sampler, --eta, "
+                        "--guidance, --label)")
+    p.add_argument("--chain-steps", type=int, default=200,
+                   help="chain length for --gif (default 200; --steps, when given, sets it)")
     p.add_argument("--frames", type=int, default=50, help="frames in the GIF (default 50)")
 
 
@@ -65,17 +71,13 @@ def execute(args: argparse.Namespace) -> int:
     g = torch.Generator().manual_seed(args.seed)
     if args.gif:
         from genzoo.report.render import save_chain_gif
+        from genzoo.tasks.sampling import chain_with_options
 
-        loaded.model.require("chain")
-        if loaded.spec.kind != "image":
-            raise GenzooError("--gif animates image chains")
-        if args.chain_steps < 1 or args.frames < 1:
-            raise GenzooError("--chain-steps and --frames must be >= 1")
-        every = max(1, args.chain_steps // args.frames)
-        with torch.no_grad():
-            frames = loaded.model.sample_chain(args.n, steps=args.chain_steps, generator=g, every=every).cpu()
-        path = save_chain_gif(frames, loaded.spec, Path(args.gif))
-        print(f"wrote a {len(frames)}-frame chain of {args.n} samples ({args.chain_steps} steps) to {path}")
+        steps = args.chain_steps if args.steps is None else args.steps
+        frames = chain_with_options(loaded.model, args.n, steps=steps, frames=args.frames, generator=g,
+                                    label=args.label, sampler=args.sampler, eta=args.eta, guidance=args.guidance)
+        path = save_chain_gif(frames.cpu(), loaded.spec, Path(args.gif))
+        print(f"wrote a {len(frames)}-frame chain of {args.n} samples ({steps} steps) to {path}")
         return 0
     from genzoo.tasks import generate
 

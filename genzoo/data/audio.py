@@ -11,9 +11,11 @@ Sources:
 * no ``--data-dir``: a built-in corpus, the first ``tunes`` Essen folk songs of
   music21's corpus (read as the ``music`` dataset reads them, top line of each tune)
   rendered by the seeded additive synthesizer of :mod:`genzoo.data.synth`, each cut
-  after ``tune_seconds``. It is rendered once per (rate, tunes, tune_seconds,
+  after ``tune_seconds``, the tunes sharing ``instruments`` timbres (tune i plays
+  instrument ``i % instruments``, so test tunes are played by instruments heard in
+  training). It is rendered once per (rate, tunes, tune_seconds, instruments,
   synth_seed) into ``genzoo_home()/audio/essen-...`` as 16-bit WAV files (listen to
-  them), then read like any folder. The default (32 tunes of 10 s at 8 kHz) builds in a
+  them), then read like any folder. The default (64 tunes of 5 s at 8 kHz) builds in a
   few seconds.
 
 Every file is mixed down to mono, resampled to ``rate`` Hz
@@ -25,7 +27,9 @@ sequence of ``window`` samples with ``extra = {"modality": "audio", "sample_rate
 
 The split is by file: a seeded permutation (``seed``) of the files puts
 ``round(test_fraction * files)`` of them (at least one, and never all) in ``test``, so
-no test window shares a recording with a training window. A single file is split in
+no test window shares a recording with a training window. ``valid_files`` > 0 moves
+that many more files (seeded, from the rest) to a ``valid`` split the same way, for
+validation and early stopping on unseen recordings (``train.eval_every``). A single file is split in
 time instead: its last ``test_fraction`` is ``test``. Windows never cross files:
 training windows start every ``stride`` samples (default ``window // 2``), test windows
 do not overlap, and a file shorter than ``window`` gives none (``info["short_files"]``).
@@ -50,7 +54,8 @@ from genzoo.data.spec import DataSpec
 from genzoo.data.wav import WAV_SUFFIXES, mulaw_decode, mulaw_encode, read_wav, resample, write_wav
 from genzoo.errors import DataFileError, GenzooError
 
-_CORPUS_VERSION = 1  # bump when the synthesizer or the tune reading changes
+# bump when the synthesizer or the tune reading changes (2: shared instruments, per-note variation, noise)
+_CORPUS_VERSION = 2
 
 
 @dataclass
@@ -64,10 +69,12 @@ class AudioOptions:
             (None: ``window // 2``).
         levels: mu-law quantization levels (codes 0 .. levels-1; 256 is 8-bit mu-law).
         test_fraction: share of the files held out as ``test`` (of the samples, for one file).
-        seed: the permutation of the files that picks the test files.
+        seed: the permutation of the files that picks the test (and valid) files.
+        valid_files: how many of the non-test files form a ``valid`` split (0: none).
         tunes: built-in corpus: how many Essen tunes are rendered.
         tune_seconds: built-in corpus: each tune is cut after this many seconds.
-        synth_seed: built-in corpus: the seed of the tunes' tempi and timbres.
+        instruments: built-in corpus: how many timbres the tunes share (tune i plays i % instruments).
+        synth_seed: built-in corpus: the seed of the tunes' tempi, timbres and variations.
     """
 
     rate: int = 8000
@@ -76,8 +83,10 @@ class AudioOptions:
     levels: int = 256
     test_fraction: float = 0.1
     seed: int = 0
-    tunes: int = 32
-    tune_seconds: float = 10.0
+    valid_files: int = 0
+    tunes: int = 64
+    tune_seconds: float = 5.0
+    instruments: int = 4
     synth_seed: int = 0
 
     def validate(self) -> None:
@@ -91,6 +100,9 @@ class AudioOptions:
             raise GenzooError(f"bad value {self.test_fraction!r} for test_fraction: must be in (0, 1)")
         positive(self.tunes, "tunes")
         positive(self.tune_seconds, "tune_seconds")
+        positive(self.instruments, "instruments")
+        if self.valid_files < 0:
+            raise GenzooError(f"bad value {self.valid_files!r} for valid_files: must be >= 0")
 
 
 def is_audio(spec: DataSpec) -> bool:
@@ -167,7 +179,7 @@ def corpus_folder(opts: AudioOptions) -> Path:
     from genzoo.data.synth import render
 
     name = (f"essen-v{_CORPUS_VERSION}-{opts.rate}hz-{opts.tunes}tunes-{opts.tune_seconds:g}s"
-            f"-seed{opts.synth_seed}")
+            f"-{opts.instruments}inst-seed{opts.synth_seed}")
     folder = genzoo_home() / "audio" / name
     if (folder / "tunes.json").is_file():
         return folder
@@ -181,8 +193,9 @@ def corpus_folder(opts: AudioOptions) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for i, (_, notes) in enumerate(melodies):
-        write_wav(tmp / f"tune-{i:03d}.wav", render(notes, opts.rate, seed=opts.synth_seed, index=i,
-                                                    max_seconds=opts.tune_seconds), opts.rate)
+        x = render(notes, opts.rate, seed=opts.synth_seed, index=i, instruments=opts.instruments,
+                   max_seconds=opts.tune_seconds)
+        write_wav(tmp / f"tune-{i:03d}.wav", x, opts.rate)
     (tmp / "tunes.json").write_text(json.dumps({"tunes": [n for n, _ in melodies]}, indent=1) + "\n")
     try:
         os.replace(tmp, folder)
@@ -200,16 +213,21 @@ def _windows(codes: list[np.ndarray], window: int, stride: int) -> torch.Tensor:
     return torch.cat(parts) if parts else torch.zeros(0, window, dtype=torch.int64)
 
 
-def split_files(n: int, test_fraction: float, seed: int) -> list[int]:
-    """The indices of the test files among ``n`` (sorted): a seeded choice of
-    ``round(test_fraction * n)`` of them, at least one and at most n - 1."""
+def split_test_valid(n: int, test_fraction: float, valid_files: int, seed: int) -> tuple[list[int], list[int]]:
+    """(test file indices, valid file indices), both sorted: one seeded permutation of the
+    ``n`` files; its first ``round(test_fraction * n)`` (at least one, at most n - 1) are
+    test, the next ``valid_files`` valid (at least one file must be left for training)."""
     n_test = min(max(int(round(test_fraction * n)), 1), n - 1)
-    return sorted(np.random.default_rng(seed).permutation(n)[:n_test].tolist())
+    if valid_files and n_test + valid_files >= n:
+        raise GenzooError(f"valid_files={valid_files} with {n_test} test files of {n} leaves no training file")
+    perm = np.random.default_rng(seed).permutation(n).tolist()
+    return sorted(perm[:n_test]), sorted(perm[n_test:n_test + valid_files])
 
 
 @register_dataset("audio", AudioOptions,
                   "sound as 8-bit mu-law samples: your WAV files via --data-dir, or Essen folk songs rendered by "
-                  "a built-in synthesizer; options rate, window, stride, levels, test_fraction, seed, tunes")
+                  "a built-in synthesizer; options rate, window, stride, levels, test_fraction, seed, "
+                  "valid_files, tunes, tune_seconds, instruments")
 def load_audio(root: Path | None, opts: AudioOptions, *, download: bool = True) -> Dataset:
     t0 = time.perf_counter()
     builtin = root is None
@@ -229,26 +247,36 @@ def load_audio(root: Path | None, opts: AudioOptions, *, download: bool = True) 
     base = root if root.is_dir() else root.parent
     names = [str(f.relative_to(base)) for f in files]
     W, S = opts.window, opts.stride or max(opts.window // 2, 1)
+    valid_codes: list[np.ndarray] = []
+    valid_names: list[str] = []
     if len(files) == 1:  # one recording: split in time
+        if opts.valid_files:
+            raise GenzooError("valid_files needs several files (one recording is split in time); "
+                              "use data.valid_fraction instead")
         cut = len(codes[0]) - int(round(opts.test_fraction * len(codes[0])))
         train_codes, test_codes = [codes[0][:cut]], [codes[0][cut:]]
         test_names = [f"{names[0]} (last {opts.test_fraction:g})"]
     else:
-        test_idx = set(split_files(len(files), opts.test_fraction, opts.seed))
-        train_codes = [c for i, c in enumerate(codes) if i not in test_idx]
-        test_codes = [c for i, c in enumerate(codes) if i in test_idx]
-        test_names = [names[i] for i in sorted(test_idx)]
+        test_list, valid_list = split_test_valid(len(files), opts.test_fraction, opts.valid_files, opts.seed)
+        held = set(test_list) | set(valid_list)
+        train_codes = [c for i, c in enumerate(codes) if i not in held]
+        test_codes, test_names = [codes[i] for i in test_list], [names[i] for i in test_list]
+        valid_codes, valid_names = [codes[i] for i in valid_list], [names[i] for i in valid_list]
     train, test = _windows(train_codes, W, S), _windows(test_codes, W, W)
+    valid = _windows(valid_codes, W, W) if valid_codes else None
     where = "the built-in corpus" if builtin else str(root)
-    for split, x, what in (("training", train, train_codes), ("test", test, test_codes)):
+    checks = [("training", train, train_codes), ("test", test, test_codes)]
+    for split, x, what in checks + ([("valid", valid, valid_codes)] if valid is not None else []):
         if len(x) == 0:
             longest = max((len(c) for c in what), default=0)
             raise GenzooError(f"the {split} files of {where} give no window of {W} samples (the longest has "
                               f"{longest} at {opts.rate} Hz); lower data.window or give longer recordings")
     info: dict[str, Any] = {
         "root": str(root), "builtin": builtin, "files": len(files), "train_files": len(train_codes),
-        "test_files": len(test_codes), "test_file_names": test_names[:20], "rate": opts.rate,
+        "test_files": len(test_codes), "test_file_names": test_names[:20],
+        "valid_files": len(valid_codes), "valid_file_names": valid_names[:20], "rate": opts.rate,
         "source_rates": sorted(rates), "levels": opts.levels, "stride": S,
         "seconds": round(sum(len(c) for c in codes) / opts.rate, 2),
         "short_files": sum(len(c) < W for c in codes), "load_seconds": round(time.perf_counter() - t0, 2)}
-    return Dataset(spec=audio_spec(W, opts.rate, opts.levels), train=Split(train), test=Split(test), info=info)
+    return Dataset(spec=audio_spec(W, opts.rate, opts.levels), train=Split(train), test=Split(test),
+                   valid=None if valid is None else Split(valid), info=info)

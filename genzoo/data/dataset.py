@@ -154,6 +154,7 @@ def _ensure_loaded() -> None:
         moving_mnist,
         music,
         pairs,
+        sprites,
         stacked_mnist,
         text,
         toy2d,

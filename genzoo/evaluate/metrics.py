@@ -117,15 +117,17 @@ def judge_for(name: str, data: Dataset, *, root: str | Path | None = None, featu
 
 @torch.no_grad()
 def draw_samples(model: GenerativeModel, n: int, *, batch_size: int = 500, seed: int = 0,
-                 condition: torch.Tensor | None = None, progress: bool = False) -> torch.Tensor:
-    """``n`` samples on the CPU, in batches, from one seeded generator."""
+                 condition: torch.Tensor | None = None, progress: bool = False,
+                 options: dict[str, Any] | None = None) -> torch.Tensor:
+    """``n`` samples on the CPU, in batches, from one seeded generator; ``options`` go to
+    ``model.sample`` as keywords (the diffusion models' ``steps``, ``sampler``, ...)."""
     g = torch.Generator().manual_seed(seed)
     model.eval()
     out = []
     for i in tqdm(range(0, n, batch_size), disable=not progress, desc="sampling", leave=False):
         m = min(batch_size, n - i)
         c = None if condition is None else condition[i:i + m]
-        out.append(model.sample(m, condition=c, generator=g).cpu())
+        out.append(model.sample(m, condition=c, generator=g, **(options or {})).cpu())
     return torch.cat(out)
 
 
@@ -219,33 +221,7 @@ def evaluate(model: GenerativeModel, data: Dataset, metrics: list[str], *, name:
         ref = random_rows(real.x, n, seed=seed)
         fake = draw_samples(model, n, seed=seed, progress=progress)
         judge = judge_for(name, data, root=root, features_root=features_root, progress=progress)
-        base = {"samples": n, "real": len(ref), "real_split": split, "features": judge.describe, "seed": seed}
-        if judge.about is not None:
-            base["feature_net"] = judge.about
-        need_feats = any(m in wanted for m in ("fid", "kid", "prdc"))
-        f_real = judge.features(ref) if need_feats else None
-        f_fake = judge.features(fake) if need_feats else None
-        if "fid" in wanted:
-            out["fid"] = {"value": quality.frechet_distance(f_real, f_fake), **base}
-        if "kid" in wanted:
-            size = min(1000, n, len(ref))
-            mean, std = quality.kernel_inception_distance(f_real, f_fake, subsets=100, subset_size=size, seed=seed)
-            out["kid"] = {"value": mean, "std": std, "subsets": 100, "subset_size": size, **base}
-        if "prdc" in wanted:
-            out["prdc"] = {**quality.precision_recall_density_coverage(f_real, f_fake), "k_pr": 3, "k_dc": 5, **base}
-        if "is" in wanted:
-            p = judge.probs(fake)
-            if p is None:
-                raise GenzooError(f"the Inception-Score analogue needs a classifier; {name!r} has none")
-            mean, std = quality.inception_score(p, splits=10)
-            p_real = judge.probs(ref)
-            real_is = quality.inception_score(p_real, splits=10)[0] if p_real is not None else math.nan
-            out["is"] = {"value": mean, "std": std, "splits": 10, "real_data_value": real_is, **base}
-        if "modes" in wanted:
-            if judge.per_channel:
-                out["modes"] = {**stacked_modes(judge.digit_probs(fake)), "features": judge.describe}
-            else:
-                out["modes"] = toy2d_modes(fake, data.spec)
+        out.update(sample_metrics(fake, ref, judge, wanted, split=split, seed=seed, name=name))
     if "cas" in metrics:
         out["cas"] = classification_accuracy_score(model, data, seed=seed, progress=progress)
     if "accuracy" in metrics:
@@ -255,4 +231,41 @@ def evaluate(model: GenerativeModel, data: Dataset, metrics: list[str], *, name:
         if data.spec.kind == "image" and data.spec.num_classes:
             judge = judge_for(name, data, root=root, features_root=features_root, progress=progress)
         out["recon"] = reconstruction_error(model, real, judge=judge)
+    return out
+
+
+def sample_metrics(fake: torch.Tensor, ref: torch.Tensor, judge: Judge, wanted: list[str], *, split: str = "test",
+                   seed: int = 0, name: str = "") -> dict[str, Any]:
+    """The sample metrics ``wanted`` (of ``SAMPLE_METRICS``) of samples ``fake`` against
+    real examples ``ref`` (of ``split``) in ``judge``'s features; a dict per metric, each
+    with the counts and the feature space it rests on."""
+    n = len(fake)
+    base = {"samples": n, "real": len(ref), "real_split": split, "features": judge.describe, "seed": seed}
+    if judge.about is not None:
+        base["feature_net"] = judge.about
+    out: dict[str, Any] = {}
+    need_feats = any(m in wanted for m in ("fid", "kid", "prdc"))
+    f_real = judge.features(ref) if need_feats else None
+    f_fake = judge.features(fake) if need_feats else None
+    if "fid" in wanted:
+        out["fid"] = {"value": quality.frechet_distance(f_real, f_fake), **base}
+    if "kid" in wanted:
+        size = min(1000, n, len(ref))
+        mean, std = quality.kernel_inception_distance(f_real, f_fake, subsets=100, subset_size=size, seed=seed)
+        out["kid"] = {"value": mean, "std": std, "subsets": 100, "subset_size": size, **base}
+    if "prdc" in wanted:
+        out["prdc"] = {**quality.precision_recall_density_coverage(f_real, f_fake), "k_pr": 3, "k_dc": 5, **base}
+    if "is" in wanted:
+        p = judge.probs(fake)
+        if p is None:
+            raise GenzooError(f"the Inception-Score analogue needs a classifier; {name!r} has none")
+        mean, std = quality.inception_score(p, splits=10)
+        p_real = judge.probs(ref)
+        real_is = quality.inception_score(p_real, splits=10)[0] if p_real is not None else math.nan
+        out["is"] = {"value": mean, "std": std, "splits": 10, "real_data_value": real_is, **base}
+    if "modes" in wanted:
+        if judge.per_channel:
+            out["modes"] = {**stacked_modes(judge.digit_probs(fake)), "features": judge.describe}
+        else:
+            out["modes"] = toy2d_modes(fake, judge.spec)
     return out

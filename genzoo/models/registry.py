@@ -47,6 +47,8 @@ MODEL_MODULES = (
     "genzoo.models.flows.glow",
     "genzoo.models.diffusion.ddpm",
     "genzoo.models.diffusion.flow_matching",
+    "genzoo.models.diffusion.ncsn",
+    "genzoo.models.diffusion.d3pm",
 )
 
 _MODELS: dict[str, type[GenerativeModel]] = {}

@@ -120,3 +120,19 @@ def test_bad_inputs_exit_2_with_one_line(audio_run, tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1 and "Traceback" not in err, (argv, err)
+
+
+def test_valid_files_give_best_weights_scored_on_held_out_files(tmp_path):
+    folder = tmp_path / "clips"
+    for k, f in enumerate((110, 147, 196, 220, 262)):
+        write_wav(folder / f"c{k}.wav", tone(f), RATE)
+    run = tmp_path / "run"
+    assert main(["train", "wavenet", "--data", "audio", "--data-dir", str(folder), "--set", f"data.rate={RATE}",
+                 "--set", "data.window=64", "--set", "data.test_fraction=0.2", "--set", "data.valid_files=2",
+                 "--set", "train.eval_every=2", "--set", "layers_per_stack=2", "--set", "residual_channels=4",
+                 "--set", "gate_channels=4", "--set", "skip_channels=8", "--steps", "4", "--batch-size", "4",
+                 "--run-dir", str(run), "--no-progress"]) == 0
+    best = json.loads((run / "best.json").read_text())
+    assert best["split"] == "valid" and best["examples"] == 2 * (1000 // 64)  # 2 files, windows not overlapping
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "valid/nll" in r] == [2, 4]

@@ -40,7 +40,14 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     assert main(["train", "lstm", "--data", "text", "--data-dir", str(text), "--steps", "2",
                  "--set", "hidden=8", "--set", "embed=4", "--set", "data.block_size=16",
                  "--run-dir", str(lstm), "--no-progress"]) == 0
-    return {"made": made, "lstm": lstm}
+    diffusion = ["--steps", "1", "--batch-size", "8", "--set", "channels=8", "--set", "channel_mults=1,2",
+                 "--set", "attention=false", "--no-progress"]
+    ddpm, fm = base / "ddpm", base / "fm"  # class-conditional (digits' 10 classes), T = 20; unconditional
+    assert main(["train", "ddpm", "--data", "digits", *diffusion, "--set", "timesteps=20", "--set", "sample_steps=5",
+                 "--run-dir", str(ddpm)]) == 0
+    assert main(["train", "flow_matching", "--data", "digits", *diffusion, "--set", "conditional=false",
+                 "--run-dir", str(fm)]) == 0
+    return {"made": made, "lstm": lstm, "ddpm": ddpm, "fm": fm}
 
 
 def _snapshot(root: Path) -> dict[str, str]:
@@ -246,6 +253,20 @@ CASES: dict[str, tuple[Callable[[Path, dict], list[str]], str]] = {
     "value: unknown metric": (lambda t, r: ["eval", str(_copy_run(r, t)), "--metrics", "fidd"], "fidd"),
     "value: negative steps": (lambda t, r: ["train", "made", "--steps", "-1"], "steps"),
     "value: ema outside [0, 1)": (lambda t, r: ["train", "made", "--set", "train.ema=1.5"], "ema"),
+    # diffusion sampling options (issue 13), drawing samples and the --gif chain alike
+    **{f"{what}: {case}": (lambda t, r, run=run, args=args, what=what: [
+        "sample", str(_copy_run(r, t, run)), "-n", "2", *args, *(["--gif", str(t / "c.gif")] if what == "gif" else [])],
+        needle)
+       for what in ("sampler", "gif")
+       for case, run, args, needle in (
+           ("--steps 0", "ddpm", ["--steps", "0"], "steps"),
+           ("--eta 2", "ddpm", ["--sampler", "ddim", "--eta", "2"], "eta"),
+           ("--guidance on an unconditional run", "fm", ["--guidance", "3"], "unconditional"),
+           ("--label 12 on 10 classes", "ddpm", ["--label", "12"], "10 classes"),
+           ("unknown --sampler", "ddpm", ["--sampler", "ddpn"], "no sampler 'ddpn'"),
+           ("a sampler the model lacks", "fm", ["--sampler", "ddim"], "no sampler 'ddim'"),
+           ("--eta with the ddpm sampler", "ddpm", ["--sampler", "ddpm", "--eta", "0.5"], "ddim sampler"),
+           ("more steps than T", "ddpm", ["--steps", "21"], "T = 20"))},
     "capability: interpolate a model without a code": (lambda t, r: ["interpolate", str(_copy_run(r, t))],
                                                         "cannot"),
     "data type: realnvp on text": (lambda t, r: ["train", "realnvp", "--data", "text", "--set", "data.corpus=pydoc",

@@ -142,8 +142,53 @@ def test_synthesizer_is_deterministic_and_in_tune():
     quarter, _ = synth.instrument(3, 1)
     n = int(round(quarter * 8000))
     assert abs(peak_hz(a[:n], 8000) - 440.0) < 8000 / n * 1.5  # A4, fundamental strongest
-    assert np.abs(a[n + 10: n + n // 2 - 10]).max() == 0  # the rest is silent
+    assert np.abs(a[n + 10: n + n // 2 - 10]).max() == 0  # the rest is silent (no noise in rests)
     assert len(synth.render(notes, 8000, seed=3, index=1, max_seconds=0.1)) == 800
+
+
+def test_tunes_share_instruments_but_every_note_varies(monkeypatch):
+    k = 4
+    q1, amps1 = synth.instrument(0, 1, k)
+    q5, amps5 = synth.instrument(0, 1 + k, k)
+    assert np.array_equal(amps1, amps5)  # tune 1 and tune 5 play instrument 1
+    assert not np.array_equal(amps1, synth.instrument(0, 2, k)[1]) and q1 != q5  # own tempo
+    assert not np.array_equal(amps5, synth.instrument(0, 1 + k, 3)[1])  # of 3 instruments, tune 5 plays 2
+    notes = [(69, 2.0), (64, 2.0)]
+    a, b = synth.render(notes, 8000, seed=0, index=1), synth.render(notes, 8000, seed=0, index=1 + k)
+    assert not np.array_equal(a, b)  # same instrument, another performance
+    monkeypatch.setattr(synth, "NOISE", 0.0)
+    clean = synth.render(notes, 8000, seed=0, index=1)
+    noise = a - clean * (np.abs(a).max() / np.abs(clean).max())
+    assert 1e-3 < noise.std() < 0.03  # a little breath noise, well below the tone
+    monkeypatch.setattr(synth, "VELOCITY", (1.0, 1.0))
+    monkeypatch.setattr(synth, "VIBRATO_DEPTH", 0.0)
+    flat = synth.render([(69, 4.0)], 8000, seed=0, index=1)
+    # without vibrato and noise a sustained A4 repeats every 200 samples (11 periods at 8 kHz);
+    # with them it does not
+    mid = slice(2000, 4000)
+    assert np.abs(flat[mid] - flat[2200:4200]).max() < 1e-4
+    monkeypatch.undo()
+    wobbly = synth.render([(69, 4.0)], 8000, seed=0, index=1)
+    assert np.abs(wobbly[mid] - wobbly[2200:4200]).max() > 1e-2
+
+
+def test_valid_files_are_held_out_by_file(tmp_path):
+    root = make_folder(tmp_path / "clips", n_files=6)
+    code_of = {int(mulaw_encode(np.array([(k + 1) / 10]))[0]): f"f{k}.wav" for k in range(6)}
+    plain = load_dataset("audio", root=root, rate=4000, window=100, test_fraction=0.34)
+    d = load_dataset("audio", root=root, rate=4000, window=100, test_fraction=0.34, valid_files=2)
+    assert d.info["test_file_names"] == plain.info["test_file_names"]  # the same test files
+    assert torch.equal(d.test.x, plain.test.x) and plain.valid is None
+    valid, test = set(d.info["valid_file_names"]), set(d.info["test_file_names"])
+    assert len(valid) == 2 and not valid & test and d.info["train_files"] == 2
+    assert len(d.valid.x) == 2 * (2000 // 100)  # valid windows do not overlap
+    for split, files in ((d.valid, valid), (d.train, set(code_of.values()) - valid - test)):
+        assert {code_of[int(row[0])] for row in split.x} == files
+    assert d.split("valid") is d.valid
+    with pytest.raises(GenzooError, match="leaves no training file"):
+        load_dataset("audio", root=root, rate=4000, window=100, test_fraction=0.34, valid_files=4)
+    with pytest.raises(GenzooError, match="valid_files"):
+        load_dataset("audio", root=root / "f0.wav", rate=4000, window=100, valid_files=1)
 
 
 def test_builtin_corpus_is_rendered_once_and_loads(monkeypatch):

@@ -48,7 +48,14 @@ _TINY_DIFFUSION = {"channels": 8, "channel_mults": (1, 2), "hidden": 16, "mlp_la
 TINY = {"ddpm": {**_TINY_DIFFUSION, "timesteps": 50, "vlb_samples": 4},
         "flow_matching": {**_TINY_DIFFUSION, "likelihood_steps": 3},
         # the adversarial variant: its discriminator too must receive gradients
-        "frame_predictor": {"channels": 4, "adversarial_weight": 0.1}}
+        "frame_predictor": {"channels": 4, "adversarial_weight": 0.1},
+        # ncsn unconditional here: its Langevin chain has no step that amplifies the label's
+        # small effect on a randomly weighted network into a flipped binary pixel (ddpm's
+        # 1/sqrt(abar) does), so the sample-level label check below cannot see it; the
+        # label's path through the score is checked in tests/models/test_ncsn.py.
+        "ncsn": {**_TINY_DIFFUSION, "levels": 3, "sample_steps": 2, "conditional": False},
+        "d3pm": {"channels": 8, "channel_mults": (1, 2), "embed_dim": 4, "width": 16, "layers": 1, "timesteps": 20,
+                 "sample_steps": 20, "vlb_samples": 4}}
 # Tiny discrete spaces small enough to enumerate: exact likelihoods must sum to 1 there.
 ENUM_SPECS = {
     "binary-2x2": DataSpec("enum-bin", "image", (1, 2, 2), "binary"),

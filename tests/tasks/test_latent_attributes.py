@@ -50,7 +50,7 @@ def test_moving_along_the_thickness_vector_thickens_on_average(stroke_gan):
     res = measure_along(stroke_gan, d.vector, "thickness", codes=200, seed=1)
     along, rnd = torch.tensor(res["along"]), torch.tensor(res["random"])
     assert (along.diff() > 0).all(), res["along"]  # monotone on average
-    assert float(along[-1] - along[0]) > 3 * float((rnd.max() - rnd.min()))  # far more than a random step
+    assert float(along[-1] - along[0]) > 3 * float(rnd.max() - rnd.min())  # far more than a random step
     assert res["along_rising"] > res["random_rising"]  # (a saturated stroke stops widening)
     # the same walk against the vector thins: the test can fail on a wrong sign
     back = measure_along(stroke_gan, -d.vector, "thickness", codes=200, seed=1)

@@ -342,7 +342,7 @@ class NoiseGAN(AdversarialModel):
         u = to_unit(x.to(self.device), self.spec)
         weight = torch.ones_like(u) if mask is None else self._context_weights(mask.to(self.device, torch.bool))
         y = self.sample_labels(n, labels, generator)
-        z = self.initial_codes(x, generator).requires_grad_(True)
+        z = rand.randn(n, self.config.latent_dim, generator=generator, device=self.device).requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
         was = self.training
         self.eval()
@@ -353,10 +353,6 @@ class NoiseGAN(AdversarialModel):
         finally:
             self.train(was)
             self.zero_grad(set_to_none=True)  # nothing of the search is left on the weights
-
-    def initial_codes(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Where the inversion search starts: draws of the prior from ``generator``."""
-        return rand.randn(x.shape[0], self.config.latent_dim, generator=generator, device=self.device)
 
     def _search(self, z: torch.Tensor, opt: torch.optim.Optimizer, u: torch.Tensor, weight: torch.Tensor,
                 y: torch.Tensor | None, steps: int, prior_weight: float) -> None:

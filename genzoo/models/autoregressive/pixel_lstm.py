@@ -1,17 +1,23 @@
-"""Pixel LSTMs: an image read as a sequence by a raster-scan LSTM, or by the Row LSTM.
+"""Pixel LSTMs: an image read as a sequence by a raster-scan LSTM, the Row LSTM or the
+Diagonal BiLSTM.
 
 van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", ICML.
 
 An image is a sequence of D = H*W*C values in raster order with the channels of a pixel
 interleaved: position ``t = (i*W + j)*C + c`` (``x.permute(0, 2, 3, 1).reshape(B, -1)``),
 and ``p(x) = prod_t p(x_t | x_<t)`` with every conditional a softmax over the K values
-(binary images are K = 2, sampled as float 0/1). ``variant`` picks how the conditionals
-are computed:
+(binary images are K = 2, sampled as float 0/1). Colour images (C = 3) are generated
+R -> G -> B within a pixel (paper section 3.4); a palette image is one channel, one token
+per pixel. ``variant`` picks how the conditionals are computed:
 
 * ``raster``: the simplest pixel LSTM. A stacked LSTM reads the values one at a time;
   the input at position t is the embedding of the previous value x_{t-1} (a start token
   at t = 0) plus learned embeddings of the row, column and channel of t, so the network
-  knows where in the image it is. x_t is predicted from the state after reading x_<t.
+  knows where in the image it is. x_t is predicted from the state after reading x_<t
+  (the channel order is the reading order). ``nn.LSTM`` runs the recurrence: on CPU it
+  calls oneDNN's LSTM kernel, which already projects the inputs of all positions in one
+  matmul and does one fused gate matmul per step; a hand-fused LSTM was no faster
+  (``benchmarks/pixel_lstm_speed.py``, docs/results.md).
 * ``row``: the paper's Row LSTM (section 3.1). Rows are processed top to bottom, a whole
   row at once; for row i of every layer
 
@@ -25,18 +31,29 @@ are computed:
   below). The first layer's K_is also covers the image row above, unmasked (the role of
   the paper's first 7x7 mask-A convolution): without it the last pixel of every row
   would reach no later pixel at all. Each pixel sees a triangle of the rows above
-  through the states. With C > 1 channels the hidden units form C groups: at the centre
-  pixel group c sees the input channels < c (mask A) or the groups <= c (mask B), and
-  the logits of channel c come from groups <= c. Layers after the first add their input
-  back (residual connections, as in the paper).
+  through the states. Layers after the first add their input back (residual
+  connections, as in the paper).
+* ``diagonal``: the paper's Diagonal BiLSTM (section 3.2). A ``kernel`` x ``kernel``
+  mask-A convolution of the one-hot image (the paper's first layer, 7x7 there) gives the
+  first map; then each layer (:class:`~genzoo.models.autoregressive.pixel_rnn_layers.DiagonalBiLSTMLayer`)
+  skews its input map (row i shifted right by i), runs an LSTM column by column (input-to-state
+  a mask-B 1x1 convolution, state-to-state a 2x1 convolution over the previous column: the
+  pixel's left neighbour and the one above), unskews, and adds the same LSTM run right to
+  left (on the flipped map) shifted down one row, plus its input (residual). The
+  receptive field of every pixel is then the whole of the image before it.
 
-Both give an exact ``log_prob`` in one pass (D LSTM steps for ``raster``, H row steps
-per layer for ``row``). Generation uses :class:`genzoo.models.autoregressive.decoding.TokenSampler`: the
-cached path carries the LSTM state (h, c) value to value (``raster``), or computes only
-the LSTM cell of each layer at the new pixel from the previous row's cached states and
-the current row's already generated inputs (``row``); ``cached=False`` recomputes the
-whole network for every new value. Both draw the same random numbers, hence the same
-samples.
+In ``row`` and ``diagonal`` the maps of C-channel images form C groups of units: at the
+centre pixel group c sees the input channels < c (mask A) or the groups <= c (mask B),
+and the logits of channel c come from groups <= c.
+
+All give an exact ``log_prob`` in one pass (D LSTM steps for ``raster``, H row steps per
+layer for ``row``, H + W - 1 column steps per layer for ``diagonal``). Generation uses
+:class:`genzoo.models.autoregressive.decoding.TokenSampler`: the cached path carries the
+LSTM state (h, c) value to value (``raster``), or computes only the LSTM cells of each
+layer at the new pixel from cached neighbouring states (``row``, ``diagonal``; the
+diagonal's right-to-left direction runs once per finished row); ``cached=False``
+recomputes the whole network for every new value. Both draw the same random numbers,
+hence the same samples.
 """
 
 from __future__ import annotations
@@ -51,6 +68,11 @@ from torch import nn
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
+from genzoo.models.autoregressive.pixel_rnn_layers import (
+    DiagonalBiLSTMLayer,
+    MaskedConv2d,
+    RowLSTMLayer,
+)
 from genzoo.models.autoregressive.stream import TokenStreamModel
 from genzoo.models.registry import register
 
@@ -62,19 +84,21 @@ class PixelLSTMConfig:
     """Pixel LSTM hyperparameters.
 
     Args:
-        variant: ``raster`` (an LSTM over the values in raster order) or ``row`` (the
-            paper's Row LSTM, one row of the image per step).
-        hidden: width of the LSTM state (h and c) in every layer; for ``row`` on C-channel
-            images a multiple of C (one group of units per channel).
+        variant: ``raster`` (an LSTM over the values in raster order), ``row`` (the
+            paper's Row LSTM, one row of the image per step) or ``diagonal`` (the
+            paper's Diagonal BiLSTM, one diagonal per step in two directions).
+        hidden: width of the LSTM state (h and c) in every layer; for ``row`` and
+            ``diagonal`` on C-channel images a multiple of C (one group of units per channel).
         layers: number of stacked LSTM layers.
         embed: width of the value and position embeddings (``raster`` only).
         kernel: width of the Row LSTM's input-to-state and state-to-state convolutions
-            (odd, >= 3; ``row`` only; the paper uses 3).
+            (``row``; the paper uses 3), or side of the first mask-A convolution
+            (``diagonal``; the paper uses 7); odd, >= 3.
         dropout: dropout between layers and before the output layer (``raster`` also on
             the embeddings), in training only; log_prob and sampling never drop.
     """
 
-    variant: Literal["raster", "row"] = "raster"
+    variant: Literal["raster", "row", "diagonal"] = "raster"
     hidden: int = 64
     layers: int = 2
     embed: int = 32
@@ -82,7 +106,7 @@ class PixelLSTMConfig:
     dropout: float = 0.0
 
     def validate(self) -> None:
-        choice(self.variant, ("raster", "row"), "variant")
+        choice(self.variant, ("raster", "row", "diagonal"), "variant")
         positive(self.hidden, "hidden")
         positive(self.layers, "layers")
         positive(self.embed, "embed")
@@ -90,64 +114,6 @@ class PixelLSTMConfig:
             raise GenzooError(f"bad value {self.kernel!r} for kernel: must be odd and >= 3")
         if not 0.0 <= self.dropout < 1.0:
             raise GenzooError(f"bad value {self.dropout!r} for dropout: must be in [0, 1)")
-
-
-def lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """LSTM update from pre-activations (B, 4*hidden, ...) ordered [i, f, o, g] along dim 1."""
-    i, f, o, g = gates.chunk(4, 1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
-
-
-class RowLSTMLayer(nn.Module):
-    """One Row LSTM layer: masked input-to-state and plain state-to-state convolutions.
-
-    ``rows`` is how many input rows K_is covers (the current one last); ``in_group`` and
-    ``group`` give the channel group of every input channel and hidden unit. At the centre
-    pixel a group sees the lower input groups only with ``mask_a``, its own group too without
-    (mask B).
-    """
-
-    def __init__(self, in_group: torch.Tensor, group: torch.Tensor, *, kernel: int, rows: int,
-                 mask_a: bool) -> None:
-        super().__init__()
-        cin, hidden = len(in_group), len(group)
-        self.hidden, self.kernel, self.rows = hidden, kernel, rows
-        self.input_to_state = nn.Conv2d(cin, 4 * hidden, (rows, kernel))
-        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, kernel, padding=kernel // 2, bias=False)
-        p = kernel // 2
-        mask = torch.ones(4 * hidden, cin, rows, kernel)  # rows above: seen whole
-        mask[:, :, -1, p + 1:] = 0.0  # current row: nothing right of the pixel
-        out_group = group.repeat(4)[:, None]  # the same groups in each of the four gates
-        mask[:, :, -1, p] = (in_group[None] < out_group if mask_a else in_group[None] <= out_group).float()
-        self.register_buffer("mask", mask, persistent=False)  # rebuilt from the config
-        with torch.no_grad():  # start with the forget gate open
-            self.input_to_state.bias[hidden:2 * hidden].fill_(1.0)
-
-    def input_gates(self, inp: torch.Tensor) -> torch.Tensor:
-        """K_is * x for every row at once: (B, cin, H, W) -> (B, 4*hidden, H, W)."""
-        p = self.kernel // 2
-        return F.conv2d(F.pad(inp, (p, p, self.rows - 1, 0)), self.input_to_state.weight * self.mask,
-                        self.input_to_state.bias)
-
-    def recur(self, pre: torch.Tensor) -> torch.Tensor:
-        """Run the rows top to bottom: input gates (B, 4*hidden, H, W) -> h (B, hidden, H, W)."""
-        B, _, _, W = pre.shape
-        h = c = pre.new_zeros(B, self.hidden, W)
-        hs = []
-        for pre_i in pre.unbind(2):  # (B, 4*hidden, W); unbind, as indexing would cost a full-size gradient per row
-            h, c = lstm_cell(pre_i + self.state_to_state(h), c)
-            hs.append(h)
-        return torch.stack(hs, 2)
-
-    def at_pixel(self, inp: torch.Tensor, h_above: torch.Tensor, c_above: torch.Tensor,
-                 extra: torch.Tensor | float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """The cell at one pixel from its windows: input rows (n, cin, rows, kernel), the
-        row above's h (n, hidden, kernel) and c (n, hidden); returns (h, c), each (n, hidden)."""
-        gates = (torch.einsum("bcrk,ocrk->bo", inp, self.input_to_state.weight * self.mask)
-                 + self.input_to_state.bias + extra
-                 + torch.einsum("bhk,ohk->bo", h_above, self.state_to_state.weight))
-        return lstm_cell(gates, c_above)
 
 
 @dataclass
@@ -165,9 +131,31 @@ class RowCache:
     c_row: list[torch.Tensor]
 
 
+@dataclass
+class DiagonalCache:
+    """What cached Diagonal BiLSTM sampling keeps: position ``t`` whose logits were returned
+    last, the one-hot image so far ``image`` (n, C*K, H + 2p, W + 2p), zero padded, and per
+    layer, each (n, W, hidden): the layer's inputs in the current row (``inputs``), the
+    forward direction's h of the row above (``h_above``) and h, c of the current row so far
+    (``h_row``, ``c_row``), and the backward direction's states of the row above
+    (``back_above``: shifted down, they are that direction's output in the current row)."""
+
+    t: int
+    image: torch.Tensor
+    inputs: list[torch.Tensor]
+    h_above: list[torch.Tensor]
+    h_row: list[torch.Tensor]
+    c_row: list[torch.Tensor]
+    back_above: list[torch.Tensor]
+
+
+Cache = RowCache | DiagonalCache | tuple[State, int]
+
+
 @register
 class PixelLSTM(TokenStreamModel):
-    """Raster-scan pixel LSTM or Row LSTM over binary/categorical images; exact ``log_prob``."""
+    """Raster-scan pixel LSTM, Row LSTM or Diagonal BiLSTM over binary/categorical images;
+    exact ``log_prob``."""
 
     name = "pixel_lstm"
     Config = PixelLSTMConfig
@@ -194,19 +182,34 @@ class PixelLSTM(TokenStreamModel):
             self.head = nn.Linear(hid, K)
             return
         if hid % C:
-            raise GenzooError(f"hidden ({hid}) must be a multiple of the {C} image channels for variant 'row'")
+            raise GenzooError(f"hidden ({hid}) must be a multiple of the {C} image channels for variant "
+                              f"{config.variant!r}")
         group = torch.arange(hid) // (hid // C)  # (hidden,) the channel group of each unit
         onehot_group = torch.arange(C * K) // K  # (C*K,) one-hot input (c, k) belongs to channel c
-        # The first layer reads the one-hot image (a convolution of one-hot inputs is a learned
-        # embedding), the row above included; later layers read the layer below.
-        self.layers = nn.ModuleList(
-            [RowLSTMLayer(onehot_group, group, kernel=config.kernel, rows=2, mask_a=True)]
-            + [RowLSTMLayer(group, group, kernel=config.kernel, rows=1, mask_a=False)
-               for _ in range(config.layers - 1)])
-        # where the first layer is in the image: learned biases on its gates
-        self.row_bias = nn.Parameter(torch.zeros(H, 4 * hid))
-        self.col_bias = nn.Parameter(torch.zeros(W, 4 * hid))
-        self.head = nn.Linear(hid, C * K)
+        if config.variant == "diagonal":
+            self._make_head(group)
+            # the first map: a mask-A convolution of the one-hot image, plus where it is
+            self.first = MaskedConv2d(onehot_group, group, config.kernel)
+            self.row_bias = nn.Parameter(torch.zeros(H, hid))
+            self.col_bias = nn.Parameter(torch.zeros(W, hid))
+            self.layers = nn.ModuleList([DiagonalBiLSTMLayer(group, image_channels=C * K if li == 0 else 0)
+                                         for li in range(config.layers)])
+        else:
+            # The first layer reads the one-hot image (a convolution of one-hot inputs is a learned
+            # embedding), the row above included; later layers read the layer below.
+            self.layers = nn.ModuleList(
+                [RowLSTMLayer(onehot_group, group, kernel=config.kernel, rows=2, mask_a=True)]
+                + [RowLSTMLayer(group, group, kernel=config.kernel, rows=1, mask_a=False)
+                   for _ in range(config.layers - 1)])
+            # where the first layer is in the image: learned biases on its gates
+            self.row_bias = nn.Parameter(torch.zeros(H, 4 * hid))
+            self.col_bias = nn.Parameter(torch.zeros(W, 4 * hid))
+            self._make_head(group)  # last, as before the diagonal variant: the same seeded initialisation
+
+    def _make_head(self, group: torch.Tensor) -> None:
+        """The output layer, hidden -> C*K logits, masked so channel c reads groups <= c."""
+        C, K = self.C, self.K
+        self.head = nn.Linear(len(group), C * K)
         chan_of_logit = torch.arange(C * K) // K
         self.register_buffer("head_mask", (group[None] <= chan_of_logit[:, None]).float(), persistent=False)
 
@@ -225,7 +228,7 @@ class PixelLSTM(TokenStreamModel):
         h, state = self.rnn(self.drop(self.value_embed(inputs) + where), state)  # (B, L, hidden)
         return self.head(self.drop(h)), state
 
-    # ---- row variant -------------------------------------------------------------
+    # ---- row and diagonal variants -----------------------------------------------
     def _onehot(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) values -> (B, C*K, H, W) one-hot, channel-major as the groups expect."""
         B = x.shape[0]
@@ -283,37 +286,94 @@ class PixelLSTM(TokenStreamModel):
                 cache.inputs[li + 1][:, :, -1, p + j] = out
         return self._head(out).view(-1, self.C, self.K)[:, ch]
 
-    # ---- both variants -----------------------------------------------------------
+    # ---- diagonal variant --------------------------------------------------------
+    def _diagonal_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, D, K) of every position from the image (B, C, H, W)."""
+        B = x.shape[0]
+        onehot = self._onehot(x)
+        inp = self.first(onehot) + (self.row_bias.t()[:, :, None] + self.col_bias.t()[:, None, :])
+        for li, layer in enumerate(self.layers):
+            inp = self.drop(layer(inp, onehot if li == 0 else None))
+        return self._head(inp.permute(0, 2, 3, 1)).reshape(B, self.D, self.K)
+
+    def _diagonal_cache(self, n: int) -> DiagonalCache:
+        """An empty cache for ``n`` images, at position 0."""
+        p, dt, dev = self.config.kernel // 2, self.head.weight.dtype, self.device
+
+        def zeros() -> list[torch.Tensor]:
+            return [torch.zeros(n, self.W, self.config.hidden, dtype=dt, device=dev) for _ in self.layers]
+
+        image = torch.zeros(n, self.C * self.K, self.H + 2 * p, self.W + 2 * p, dtype=dt, device=dev)
+        return DiagonalCache(t=0, image=image, inputs=zeros(), h_above=zeros(), h_row=zeros(), c_row=zeros(),
+                             back_above=zeros())
+
+    def _diagonal_logits(self, cache: DiagonalCache) -> torch.Tensor:
+        """Logits (n, K) at position ``cache.t``: the forward cell of each layer at its pixel
+        (the backward direction runs over each row once the row is finished)."""
+        i, j, ch = (int(v[cache.t]) for v in (self.pos_row, self.pos_col, self.pos_chan))
+        k, p = self.config.kernel, self.config.kernel // 2
+        if i > 0 and j == 0 and ch == 0:  # row i - 1 is finished
+            above = cache.image[:, :, p + i - 1, p:p + self.W].transpose(1, 2)  # (n, W, C*K)
+            for li, layer in enumerate(self.layers):
+                cache.back_above[li] = layer.backward_row(cache.inputs[li], cache.back_above[li],
+                                                          above if li == 0 else None)
+                cache.h_above[li], cache.h_row[li] = cache.h_row[li], torch.zeros_like(cache.h_row[li])
+                cache.c_row[li] = torch.zeros_like(cache.c_row[li])
+        inp = self.first.at_pixel(cache.image[:, :, i:i + k, j:j + k]) + self.row_bias[i] + self.col_bias[j]
+        zero = torch.zeros_like(inp)
+        for li, layer in enumerate(self.layers):
+            # recomputed for each of the pixel's C channels; the masks keep earlier channels' view fixed
+            cache.inputs[li][:, j] = inp
+            left = (cache.h_row[li][:, j - 1], cache.c_row[li][:, j - 1]) if j > 0 else (zero, zero)
+            h, c = layer.cell(0, inp, cache.h_above[li][:, j], *left)
+            cache.h_row[li][:, j], cache.c_row[li][:, j] = h, c
+            inp = h + cache.back_above[li][:, j] + inp
+        return self._head(inp).view(-1, self.C, self.K)[:, ch]
+
+    # ---- all variants ------------------------------------------------------------
+    def _forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The full pass of ``row`` or ``diagonal`` on a token stream (B, D): logits (B, D, K)."""
+        if self.config.variant == "row":
+            return self._row_forward(self._image(tokens))
+        return self._diagonal_forward(self._image(tokens))
+
     def stream_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits (B, D, K) of ``p(x_t | x_<t)`` for every position t of ``tokens`` (B, D)."""
         if self.config.variant == "raster":
             return self._raster(self.with_bos(tokens[:, :-1]), 0, None)[0]
-        return self._row_forward(self._image(tokens))
+        return self._forward(tokens)
 
     # ---- generation (TokenSampler) -------------------------------------------------
-    def start(self, prefix: torch.Tensor, n: int) -> tuple[torch.Tensor, RowCache | tuple[State, int]]:
+    def start(self, prefix: torch.Tensor, n: int) -> tuple[torch.Tensor, Cache]:
         """Read the prefix (n, L) once: logits (n, K) of position L and the cache."""
         if self.config.variant == "raster":
             logits, state = self._raster(self.with_bos(prefix), 0, None)
             return logits[:, -1], (state, prefix.shape[1])
-        cache = self._row_cache(n)
-        logits = self._row_logits(cache)
+        if self.config.variant == "row":
+            cache: Cache = self._row_cache(n)
+            logits = self._row_logits(cache)
+        else:
+            cache = self._diagonal_cache(n)
+            logits = self._diagonal_logits(cache)
         for t in range(prefix.shape[1]):
             logits, cache = self.step(prefix[:, t], cache)
         return logits, cache
 
-    def step(self, tokens: torch.Tensor, cache: RowCache | tuple[State, int]
-             ) -> tuple[torch.Tensor, RowCache | tuple[State, int]]:
+    def step(self, tokens: torch.Tensor, cache: Cache) -> tuple[torch.Tensor, Cache]:
         """Feed the value (n,) drawn at the cached position; logits (n, K) of the next one."""
         if self.config.variant == "raster":
             state, t = cache  # type: ignore[misc]
             logits, state = self._raster(tokens[:, None], t + 1, state)  # x_t is the input of t + 1
             return logits[:, -1], (state, t + 1)
-        assert isinstance(cache, RowCache)
-        j, ch = int(self.pos_col[cache.t]), int(self.pos_chan[cache.t])
+        i, j, ch = (int(v[cache.t]) for v in (self.pos_row, self.pos_col, self.pos_chan))  # type: ignore[union-attr]
         p = self.config.kernel // 2
-        cache.inputs[0][:, ch * self.K:(ch + 1) * self.K, -1, p + j] = F.one_hot(tokens, self.K).to(
-            cache.inputs[0].dtype)
+        onehot = F.one_hot(tokens, self.K).to(self.head.weight.dtype)
+        if isinstance(cache, DiagonalCache):
+            cache.image[:, ch * self.K:(ch + 1) * self.K, p + i, p + j] = onehot
+            cache.t += 1
+            return self._diagonal_logits(cache), cache
+        assert isinstance(cache, RowCache)
+        cache.inputs[0][:, ch * self.K:(ch + 1) * self.K, -1, p + j] = onehot
         cache.t += 1
         return self._row_logits(cache), cache
 
@@ -324,4 +384,4 @@ class PixelLSTM(TokenStreamModel):
             return self._raster(self.with_bos(prefix), 0, None)[0][:, -1]
         flat = torch.zeros(n, self.D, dtype=torch.long, device=prefix.device)
         flat[:, :L] = prefix
-        return self._row_forward(self._image(flat))[:, L]
+        return self._forward(flat)[:, L]

@@ -77,7 +77,7 @@ class DiffusionNetConfig:
 
 
 class DiffusionModel(GenerativeModel):
-    """Base of ddpm and flow_matching: network, labels, guidance, option checks, RePaint."""
+    """Base of ddpm, flow_matching and ncsn: network, labels, guidance, option checks, RePaint."""
 
     accepts = (("image", "binary"), ("image", "categorical"), ("image", "continuous"), ("vector", "continuous"))
     capabilities: tuple[str, ...] = ("complete",)
@@ -131,11 +131,11 @@ class DiffusionModel(GenerativeModel):
         model samples the classes in turn (0, 1, ..., K-1, 0, ...).
         """
         cfg = self.config
-        sampler = cfg.sampler if sampler is None else sampler
+        sampler = getattr(cfg, "sampler", self.samplers[0]) if sampler is None else sampler
         if sampler not in self.samplers:
             raise GenzooError(f"model {self.name!r} has no sampler {sampler!r}; its samplers: "
                               f"{', '.join(self.samplers)}")
-        steps = cfg.sample_steps if steps is None else steps
+        steps = getattr(cfg, "sample_steps", None) if steps is None else steps
         if not isinstance(steps, int) or steps < 1:
             raise GenzooError(f"bad value {steps!r} for steps: must be an integer >= 1")
         eta = getattr(cfg, "eta", 0.0) if eta is None else float(eta)
@@ -179,6 +179,10 @@ class DiffusionModel(GenerativeModel):
         """The forward process from ``level`` up to ``to`` > level."""
         raise NotImplementedError
 
+    def _prior(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """Where the chain starts at its top level: N(0, I) unless the model says otherwise."""
+        return rand.randn(n, *self.spec.shape, generator=generator, device=self.device)
+
     def _unit(self, x: torch.Tensor) -> torch.Tensor:
         """Data -> the unit scale the model diffuses (centred values for discrete data)."""
         from genzoo.nn.values import to_unit
@@ -200,14 +204,18 @@ class DiffusionModel(GenerativeModel):
 
     @torch.no_grad()
     def sample_chain(self, n: int, *, steps: int, generator: torch.Generator | None = None, every: int = 1,
-                     condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Frames of ``n`` sampling chains of ``steps`` sampler steps (default sampler): the
-        noise and the state after every ``every`` steps, shown in the data's space
-        (binary thresholded): (1 + steps // every, n, *shape)."""
+                     condition: torch.Tensor | None = None, sampler: str | None = None, eta: float | None = None,
+                     guidance: float | None = None) -> torch.Tensor:
+        """Frames of ``n`` sampling chains of ``steps`` sampler steps (options as for
+        ``sample``): the noise and the state after every ``every`` steps, shown in the
+        data's space (binary thresholded): (1 + steps // every, n, *shape)."""
         if every < 1:
             raise GenzooError(f"every must be >= 1, got {every}")
+        if eta is not None and (sampler or self.config.sampler) != "ddim":
+            raise GenzooError(f"eta is an option of the ddim sampler; {self.name}'s "
+                              f"{sampler or self.config.sampler} sampler has none")
         labels, steps, sampler, eta, guidance = self.sampling_options(
-            n, condition=condition, steps=steps, sampler=None, eta=None, guidance=None)
+            n, condition=condition, steps=steps, sampler=sampler, eta=eta, guidance=guidance)
         with eval_mode(self):
             _, frames = self._chain(n, labels=labels, steps=steps, sampler=sampler, eta=eta, guidance=guidance,
                                     generator=generator, every=every)
@@ -238,7 +246,7 @@ class DiffusionModel(GenerativeModel):
         labels, *_ = self.sampling_options(x.shape[0], condition=condition, steps=levels, sampler=None,
                                            eta=None, guidance=None)
         with eval_mode(self):
-            h = rand.randn(*x.shape, generator=generator, device=self.device)
+            h = self._prior(x.shape[0], generator)
             seq = repaint_schedule(levels, jl, jc)
             for cur, nxt in zip(seq[:-1], seq[1:]):
                 if nxt < cur:

@@ -95,10 +95,12 @@ class SelfAttention(nn.Module):
 
 
 class UNet(nn.Module):
-    """eps/x0/v/velocity network for images (B, C, H, W) -> (B, C, H, W)."""
+    """eps/x0/v/velocity network for images (B, C, H, W) -> (B, C, H, W); with
+    ``out_channels``, (B, out_channels, H, W) (d3pm's logits)."""
 
     def __init__(self, shape: tuple[int, ...], *, channels: int, channel_mults: tuple[int, ...],
-                 res_blocks: int, attention: bool, dropout: float, num_classes: int | None) -> None:
+                 res_blocks: int, attention: bool, dropout: float, num_classes: int | None,
+                 out_channels: int | None = None) -> None:
         super().__init__()
         c_img, h, w = shape
         emb_dim = 4 * channels
@@ -128,7 +130,7 @@ class UNet(nn.Module):
                 self.up.append(ResBlock(ch + skips.pop(), channels * mult, emb_dim, dropout))
                 ch = channels * mult
         self.out_norm = nn.GroupNorm(_groups(ch), ch)
-        self.out = nn.Conv2d(ch, c_img, 3, padding=1)
+        self.out = nn.Conv2d(ch, out_channels or c_img, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 

@@ -107,6 +107,29 @@ def discretized_log_probs(mean: torch.Tensor, log_scale: torch.Tensor, k: int, *
     return torch.cat([first, middle, last], -1)
 
 
+def discretized_log_prob_at(mean: torch.Tensor, log_scale: torch.Tensor, level: torch.Tensor, k: int, *,
+                            family: Literal["logistic", "gaussian"]) -> torch.Tensor:
+    """The entry ``level`` (integer levels, shape ``(...)``) of :func:`discretized_log_probs`,
+    computed for that level alone: O(1) per dimension instead of O(K) (the full table of a
+    256-level decoder made a conv VAE step on MNIST about 30x slower). Same numbers."""
+    centers = level_centers(k, device=mean.device)
+    half = 1.0 / max(k - 1, 1)  # half the spacing of the levels in [-1, 1]
+    j = level.long()
+    c = centers[j]
+    inv_s = torch.exp(-log_scale)
+    a_lo, a_hi = (c - half - mean) * inv_s, (c + half - mean) * inv_s
+    if family == "logistic":
+        log_cdf_lo, log_cdf_hi, log_sf_lo, log_sf_hi = (F.logsigmoid(a_lo), F.logsigmoid(a_hi),
+                                                        F.logsigmoid(-a_lo), F.logsigmoid(-a_hi))
+    else:
+        ndtr = torch.special.log_ndtr
+        log_cdf_lo, log_cdf_hi, log_sf_lo, log_sf_hi = ndtr(a_lo), ndtr(a_hi), ndtr(-a_lo), ndtr(-a_hi)
+    from_cdf = log_cdf_hi + log1mexp((log_cdf_lo - log_cdf_hi).clamp(max=-1e-12))
+    from_sf = log_sf_lo + log1mexp((log_sf_hi - log_sf_lo).clamp(max=-1e-12))
+    middle = torch.where(c < mean, from_cdf, from_sf)
+    return torch.where(j == 0, log_cdf_hi, torch.where(j == k - 1, log_sf_lo, middle))
+
+
 # ---- networks ----------------------------------------------------------------------------
 def mlp(d_in: int, hidden: int, d_out: int, *, depth: int = 2) -> nn.Sequential:
     """``depth`` hidden ReLU layers of width ``hidden`` (``depth=0``: one linear map).
@@ -236,6 +259,12 @@ class Decoder(nn.Module):
             # gather: the same numbers, a third of the decoder's loss time on CPU.
             logit = params[..., 0]
             ll = -F.binary_cross_entropy_with_logits(logit, x.to(logit.dtype), reduction="none")
+            return ll.flatten(1).sum(-1)
+        if self.kind in ("dlogistic", "dgaussian"):
+            assert self.levels is not None
+            family = "logistic" if self.kind == "dlogistic" else "gaussian"
+            ll = discretized_log_prob_at(params[..., 0], params[..., 1].clamp(min=MIN_LOG_SCALE), x,
+                                         self.levels, family=family)
             return ll.flatten(1).sum(-1)
         table = self.level_log_probs(params)  # (N, *shape, K)
         return table.gather(-1, x.long().unsqueeze(-1)).squeeze(-1).flatten(1).sum(-1)
