@@ -14,7 +14,7 @@ import warnings
 from genzoo import __version__
 
 SUBCOMMANDS = ("list", "train", "sample", "eval", "complete", "interpolate", "manifold", "classify", "outliers", "bench",
-               "dynamics", "superres", "predict", "probe",
+               "dynamics", "superres", "predict", "probe", "prompts",
                "serve", "quickstart")
 
 

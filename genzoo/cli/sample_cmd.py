@@ -46,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float,
                    help="class-conditional diffusion runs: classifier-free guidance weight (0 = unconditional)")
     p.add_argument("--label", type=int, help="class-conditional runs: draw every sample from this class")
+    p.add_argument("--text", help='text-to-image runs (t2i_gan): draw every sample for this caption, e.g. "a thick 3"')
     p.add_argument("--gif", metavar="FILE",
                    help="Markov-chain models (rbm, dbm, gsn) and diffusion models: write the sampling chain, "
                         "from noise to samples, as an animated GIF (diffusion: with --sampler, --eta, "
@@ -117,7 +118,7 @@ def execute(args: argparse.Namespace) -> int:
     from genzoo.tasks.sampling import sample_with_options
 
     with torch.no_grad():
-        x = sample_with_options(loaded.model, args.n, generator=g, label=args.label, steps=args.steps,
+        x = sample_with_options(loaded.model, args.n, generator=g, label=args.label, text=args.text, steps=args.steps,
                                 sampler=args.sampler, eta=args.eta, guidance=args.guidance).cpu()
     reference = None
     if loaded.spec.kind == "vector" and loaded.spec.shape == (2,):

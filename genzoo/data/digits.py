@@ -23,12 +23,15 @@ SPLIT_SEED = 0
 
 @dataclass
 class DigitsOptions(ImageOptions):
-    """Digits options: ``binarize`` and ``scale`` (``levels`` gives categorical(17))."""
+    """Digits options: ``binarize`` and ``scale`` (``levels`` gives categorical(17)); ``captions``
+    as MNIST's (:mod:`genzoo.data.captions`: label, thickness, slant as ``batch["caption"]``)."""
+
+    captions: bool = False
 
 
 @register_dataset("digits", DigitsOptions,
                   "scikit-learn 8x8 digits, 17 grey levels, 10 classes, 1438/359 split; built in, "
-                  "offline; options binarize, scale")
+                  "offline; options binarize, scale, captions")
 def load_digits(root: Path | None, opts: DigitsOptions, *, download: bool = True) -> Dataset:
     from sklearn.datasets import load_digits as sk_load_digits
 
@@ -41,7 +44,16 @@ def load_digits(root: Path | None, opts: DigitsOptions, *, download: bool = True
     tr, te = perm[: n - n_test], perm[n - n_test:]
     x_tr, fields, transform = prepare_images(images[tr], LEVELS, opts)
     x_te, _, _ = prepare_images(images[te], LEVELS, opts)
-    spec = DataSpec(name="digits", kind="image", shape=(1, 8, 8), num_classes=10, **fields)
-    return Dataset(spec=spec, train=Split(x_tr, torch.from_numpy(labels[tr])),
-                   test=Split(x_te, torch.from_numpy(labels[te])), transform=transform,
+    extra: dict = {}
+    cap_tr: dict[str, torch.Tensor] = {}
+    cap_te: dict[str, torch.Tensor] = {}
+    if opts.captions:
+        from genzoo.data.captions import describe_digits
+
+        ink = torch.from_numpy(images.astype("float32") / (LEVELS - 1))
+        cap_tr["caption"], cap_te["caption"], extra["captions"] = describe_digits(
+            ink[tr], torch.from_numpy(labels[tr]), ink[te], torch.from_numpy(labels[te]))
+    spec = DataSpec(name="digits", kind="image", shape=(1, 8, 8), num_classes=10, extra=extra, **fields)
+    return Dataset(spec=spec, train=Split(x_tr, torch.from_numpy(labels[tr]), cap_tr),
+                   test=Split(x_te, torch.from_numpy(labels[te]), cap_te), transform=transform,
                    info={"source": "sklearn.datasets.load_digits"})

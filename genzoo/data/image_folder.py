@@ -7,6 +7,12 @@ are mapped to a palette of at most K colours (exactly the colours used when ther
 no more than K, else seeded k-means) and become categorical with shape (1, H, W); the
 palette goes into ``spec.palette`` for rendering. Files that cannot be read as images
 are skipped and counted in ``Dataset.info["skipped"]``.
+
+With ``captions=true`` every image ``NAME.png`` needs a caption file ``NAME.txt`` beside
+it: each non-empty line is one phrasing of its caption (an image with fewer phrasings
+than the most in the folder repeats its own in turn). They travel as ``batch["caption"]``
+(word ids, :mod:`genzoo.data.captions`; the vocabulary is every word of the folder's
+captions). An image without its ``.txt``, or whose ``.txt`` holds no words, is an error.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class ImageFolderOptions(ImageOptions):
         colors: 0 for plain levels; K > 0 to quantize to a K-colour palette
             (categorical pixels, shape (1, H, W)).
         test_fraction: share of the images held out as the test split (seeded).
+        captions: read a caption for each image from the ``.txt`` file beside it.
         binarize, scale: as for every image dataset (only with ``colors=0``).
     """
 
@@ -45,6 +52,7 @@ class ImageFolderOptions(ImageOptions):
     mode: Literal["gray", "rgb"] = "gray"
     colors: int = 0
     test_fraction: float = 0.1
+    captions: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -122,9 +130,34 @@ def _nearest(pixels: np.ndarray, palette: np.ndarray, chunk: int = 1 << 16) -> n
     return out
 
 
+def _read_captions(root: Path, kept: list[str], train: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Word ids (N, P, L) of the captions beside the images ``kept`` and ``spec.extra["captions"]``."""
+    from genzoo.data import captions as cap
+
+    texts: list[list[str]] = []
+    for rel in kept:
+        txt = (root / rel).with_suffix(".txt")
+        if not txt.is_file():
+            raise DataFileError(f"image {rel} has no caption file {txt.name} beside it (captions=true needs one "
+                                "per image)")
+        try:
+            lines = [ln.strip() for ln in txt.read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataFileError(f"cannot read caption file {txt}: {e}") from None
+        lines = [ln for ln in lines if cap.words(ln)]
+        if not lines:
+            raise DataFileError(f"caption file {txt} holds no words (empty caption)")
+        texts.append(lines)
+    p = max(len(t) for t in texts)
+    texts = [[t[i % len(t)] for i in range(p)] for t in texts]
+    vocab, length = cap.vocabulary_of(texts), cap.max_words(texts)
+    train_texts = [texts[i] for i in train.tolist()] or texts
+    return cap.encode_all(texts, vocab, length), cap.caption_info(train_texts, vocab, length)
+
+
 @register_dataset("images", ImageFolderOptions,
                   "your own folder of PNG/JPEG/GIF images (needs --data-dir), resized square; "
-                  "options size, mode, colors, test_fraction, binarize, scale")
+                  "options size, mode, colors, test_fraction, binarize, scale, captions")
 def load_image_folder(root: Path | None, opts: ImageFolderOptions, *, download: bool = True) -> Dataset:
     if root is None:
         raise GenzooError("dataset 'images' needs a folder of images: pass --data-dir DIR (or root=DIR)")
@@ -132,6 +165,8 @@ def load_image_folder(root: Path | None, opts: ImageFolderOptions, *, download: 
         raise DataFileError(f"image folder {root} does not exist or is not a directory; "
                             "pass --data-dir DIR (or root=DIR) naming a folder of PNG/JPEG/GIF files")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if opts.captions:  # the .txt files are the captions, not images
+        files = [p for p in files if p.suffix.lower() != ".txt"]
     arrays: list[np.ndarray] = []
     kept: list[str] = []
     skipped: list[str] = []
@@ -163,9 +198,16 @@ def load_image_folder(root: Path | None, opts: ImageFolderOptions, *, download: 
     if opts.test_fraction > 0 and n >= 2:
         n_test = min(max(n_test, 1), n - 1)
     tr, te = perm[: n - n_test], perm[n - n_test:]
-    spec = DataSpec(name="images", kind="image", shape=tuple(x_all.shape[1:]), palette=palette,
+    extra: dict[str, Any] = {}
+    train_extra: dict[str, torch.Tensor] = {}
+    test_extra: dict[str, torch.Tensor] = {}
+    if opts.captions:
+        ids, extra["captions"] = _read_captions(root, kept, tr)
+        train_extra["caption"], test_extra["caption"] = ids[tr].clone(), ids[te].clone()
+    spec = DataSpec(name="images", kind="image", shape=tuple(x_all.shape[1:]), palette=palette, extra=extra,
                     **{k: v for k, v in fields.items() if v is not None})
-    return Dataset(spec=spec, train=Split(x_all[tr].clone()), test=Split(x_all[te].clone()),
+    return Dataset(spec=spec, train=Split(x_all[tr].clone(), extra=train_extra),
+                   test=Split(x_all[te].clone(), extra=test_extra),
                    transform=transform,
                    info={"root": str(root), "images": n, "skipped": len(skipped),
                          "skipped_files": skipped[:20], "files": kept})

@@ -229,7 +229,14 @@ def load_idx_pair(images_path: Path, labels_path: Path, *, num_classes: int = 10
 
 @dataclass
 class MnistOptions(ImageOptions):
-    """MNIST options: ``binarize`` and ``scale`` (see :class:`ImageOptions`)."""
+    """MNIST options: ``binarize`` and ``scale`` (see :class:`ImageOptions`).
+
+    Args:
+        captions: add a caption to every image (label, thickness, slant; four phrasings,
+            :mod:`genzoo.data.captions`) as ``batch["caption"]``, for text-to-image models.
+    """
+
+    captions: bool = False
 
 
 def _mnist_verify(path: Path) -> None:
@@ -238,7 +245,7 @@ def _mnist_verify(path: Path) -> None:
 
 @register_dataset("mnist", MnistOptions,
                   "MNIST handwritten digits, 28x28 grey (256 levels), 10 classes; "
-                  "options binarize, scale")
+                  "options binarize, scale, captions")
 def load_mnist(root: Path | None, opts: MnistOptions, *, download: bool = True) -> Dataset:
     import torch
 
@@ -250,10 +257,19 @@ def load_mnist(root: Path | None, opts: MnistOptions, *, download: bool = True) 
     splits: dict[str, Split] = {}
     fields: dict = {}
     transform = None
+    ink: dict[str, torch.Tensor] = {}
     for i, split in enumerate(("train", "test")):
         images, labels = load_idx_pair(paths[2 * i], paths[2 * i + 1])
         x, fields, transform = prepare_images(images[:, None, :, :], 256, opts)
         splits[split] = Split(x, torch.from_numpy(labels.astype(np.int64)))
-    spec = DataSpec(name="mnist", kind="image", shape=(1, 28, 28), num_classes=10, **fields)
+        if opts.captions:
+            ink[split] = torch.from_numpy(images[:, None].astype(np.float32) / 255.0)
+    extra = {}
+    if opts.captions:
+        from genzoo.data.captions import describe_digits
+
+        tr, te, extra["captions"] = describe_digits(ink["train"], splits["train"].y, ink["test"], splits["test"].y)
+        splits["train"].extra["caption"], splits["test"].extra["caption"] = tr, te
+    spec = DataSpec(name="mnist", kind="image", shape=(1, 28, 28), num_classes=10, extra=extra, **fields)
     return Dataset(spec=spec, train=splits["train"], test=splits["test"], transform=transform,
                    info={"root": str(root), "files": [str(p) for p in paths]})

@@ -32,6 +32,7 @@ MODEL_MODULES = (
     "genzoo.models.adversarial.gan",
     "genzoo.models.adversarial.dcgan",
     "genzoo.models.adversarial.cgan",
+    "genzoo.models.adversarial.t2i_gan",
     "genzoo.models.adversarial.bigan",
     "genzoo.models.adversarial.aae",
     "genzoo.models.adversarial.ssgan",

@@ -1,6 +1,6 @@
 """Sampling with options: pass a model the sampler options its ``sample`` takes
-(``steps``, ``sampler``, ``eta``, ``guidance``: the diffusion family) and a class label,
-refusing what the model does not have with one clear error; and the same for the frames
+(``steps``, ``sampler``, ``eta``, ``guidance``: the diffusion family) and a class label
+or (text-conditional models) a caption, refusing what the model does not have with one clear error; and the same for the frames
 of a sampling chain (``genzoo sample --gif``: Gibbs or GSN chains, diffusion from noise
 to data)."""
 
@@ -42,11 +42,20 @@ def _checked(model: GenerativeModel, fn: Callable[..., Any], n: int, label: int 
 
 
 def sample_with_options(model: GenerativeModel, n: int, *, generator: torch.Generator | None = None,
-                        label: int | None = None, **options: object) -> torch.Tensor:
+                        label: int | None = None, text: str | None = None, **options: object) -> torch.Tensor:
     """``model.sample(n)`` with the given sampler ``options`` (None values are left out)
-    and, with ``label``, every sample conditioned on that class. The model checks the
-    values themselves (step counts, eta range, known samplers)."""
+    and, with ``label``, every sample conditioned on that class; with ``text``, on that
+    caption (models with the ``text`` capability; a word outside the run's vocabulary is
+    an error naming it). The model checks the values themselves (step counts, eta range,
+    known samplers)."""
+    if text is not None and label is not None:
+        raise GenzooError("give --text or --label, not both")
     opts, condition = _checked(model, model.sample, n, label, options)
+    if text is not None:
+        if not model.has("text"):
+            raise GenzooError(f"this {model.name!r} run is not conditioned on text; --text needs a text-to-image "
+                              "run (t2i_gan)")
+        condition = model.encode_text(text, n)  # type: ignore[attr-defined]
     return model.sample(n, condition=condition, generator=generator, **opts)
 
 

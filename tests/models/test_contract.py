@@ -37,6 +37,9 @@ SPECS = {
     "img-pair": DataSpec("tiny-pair", "image", (1, 8, 8), "continuous", value_range=(0.0, 1.0),
                          extra={"source_shape": [1, 8, 8], "paired": True}),
     "video-cont": DataSpec("tiny-video", "video", (5, 1, 8, 8), "continuous", value_range=(0.0, 1.0)),
+    "img-text": DataSpec("tiny-text", "image", (1, 8, 8), "continuous", value_range=(-1.0, 1.0),
+                         extra={"captions": {"vocabulary": ["<pad>", "a", "b", "c"], "phrasings": 2, "max_words": 3,
+                                             "examples": ["a b", "c", "b c a"]}}),
 }
 # Models whose defaults are sized for real data get a tiny network here (every other model
 # is checked at its defaults): a few-channel U-Net, a short chain and few solver steps.
@@ -75,7 +78,12 @@ def random_data(spec: DataSpec, n: int, seed: int = 0) -> torch.Tensor:
 def tiny_dataset(spec: DataSpec, n: int = 64) -> Dataset:
     y = torch.arange(n) % 2 if spec.num_classes else None
 
-    def extra(m: int, seed: int) -> dict[str, torch.Tensor]:  # the source images of an image pair
+    def extra(m: int, seed: int) -> dict[str, torch.Tensor]:  # the source images of an image pair; captions
+        if "captions" in spec.extra:  # word ids (m, phrasings, words), the first word never padding
+            ids = torch.randint(1, 4, (m, 2, 3), generator=torch.Generator().manual_seed(seed))
+            keep = torch.randint(0, 2, (m, 2, 2), generator=torch.Generator().manual_seed(seed + 1)).cumprod(-1)
+            ids[:, :, 1:] *= keep  # padding only at the end
+            return {"caption": ids}
         return {"source": random_data(spec, m, seed + 10)} if spec.extra.get("source_shape") else {}
 
     return Dataset(spec, Split(random_data(spec, n, 0), y, extra(n, 0)),
@@ -86,7 +94,8 @@ def cases():
     for name in model_names():
         cls = get_model_class(name)
         for key, spec in SPECS.items():
-            if cls.accepts_spec(spec):
+            # captioned images only for the models that need captions: the others are checked on img-cont
+            if cls.accepts_spec(spec) and (key != "img-text" or not cls.accepts_spec(SPECS["img-cont"])):
                 yield pytest.param((name, key), id=f"{name}-{key}")
 
 
