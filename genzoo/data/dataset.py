@@ -149,6 +149,7 @@ def _ensure_loaded() -> None:
         binarized_mnist,
         digits,
         documents,
+        glyph_digits,
         image_folder,
         mnist,
         moving_mnist,

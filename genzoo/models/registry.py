@@ -40,6 +40,7 @@ MODEL_MODULES = (
     "genzoo.models.adversarial.pix2pix",
     "genzoo.models.adversarial.frame_predictor",
     "genzoo.models.adversarial.cyclegan",
+    "genzoo.models.adversarial.simgan",
     "genzoo.models.energy.rbm",
     "genzoo.models.energy.dbm",
     "genzoo.models.energy.gsn",
