@@ -14,7 +14,7 @@ import warnings
 from genzoo import __version__
 
 SUBCOMMANDS = ("list", "train", "sample", "eval", "complete", "interpolate", "manifold", "classify", "outliers", "bench",
-               "dynamics", "superres", "predict", "probe", "prompts",
+               "dynamics", "superres", "predict", "probe", "prompts", "simgan-eval",
                "serve", "quickstart")
 
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
-        mod = importlib.import_module(f"genzoo.cli.{name}_cmd")
+        mod = importlib.import_module(f"genzoo.cli.{name.replace('-', '_')}_cmd")
         sp = sub.add_parser(name, help=mod.HELP, description=mod.__doc__)
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         mod.add_arguments(sp)
