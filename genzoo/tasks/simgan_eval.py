@@ -78,7 +78,8 @@ def grid_rows(raw: torch.Tensor, refined: torch.Tensor, y: torch.Tensor) -> torc
     same digits refined (``GRID_PER_DIGIT`` pairs of rows)."""
     rows = []
     for j in range(GRID_PER_DIGIT):
-        idx = torch.stack([torch.nonzero(y == d)[j, 0] for d in range(10)])
+        members = [torch.nonzero(y == d)[:, 0] for d in range(10)]
+        idx = torch.stack([m[j % len(m)] for m in members])  # a digit seen once repeats
         rows += [raw[idx], refined[idx]]
     return torch.cat(rows)
 
