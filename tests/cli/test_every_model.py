@@ -12,7 +12,8 @@ from genzoo.models.registry import get_model_class, model_names
 
 # The built-in digits suit every model but these, which need another form of the data.
 DATA = {"rbm": ["--set", "data.binarize=threshold"], "dbm": ["--set", "data.binarize=threshold"], "pix2pix": ["--data", "pairs"],
-        "cyclegan": ["--data", "pairs", "--set", "data.paired=false"], "t2i_gan": ["--set", "data.captions=true"]}
+        "cyclegan": ["--data", "pairs", "--set", "data.paired=false"], "t2i_gan": ["--set", "data.captions=true"],
+        "simgan": ["--data", "pairs", "--set", "data.paired=false"]}
 
 
 @pytest.mark.parametrize("name", model_names())
