@@ -68,7 +68,7 @@ def test_discriminator_step_feeds_the_history_only_while_training():
 
 def test_refiner_keeps_the_shape():
     for shape in ((1, 8, 8), (1, 28, 28), (3, 5, 7)):
-        r = Refiner(shape[0], shape[0], channels=4, blocks=2)
+        r = Refiner(shape[0], channels=4, blocks=2)
         out = r(torch.rand(2, *shape) * 2 - 1)
         assert out.shape == (2, *shape) and out.abs().max() <= 1
 
@@ -93,9 +93,9 @@ def test_self_regularisation_keeps_refined_near_synthetic():
     out = model.refiner_loss(batch)
     synth = batch["source"] * 2 - 1
     assert torch.isclose(out["self_regularisation"], (model.refiner(synth) - synth).abs().mean())
-    start = float(out["self_regularisation"])
+    assert float(out["self_regularisation"]) < 0.01  # an untrained refiner is nearly the identity
     kept, free = _refiner_steps(10.0), _refiner_steps(0.0)
-    assert kept < 0.5 * start and kept < 0.5 * free
+    assert kept < 0.05 and free > 2 * kept  # only the adversarial loss: the refiner drifts away
 
 
 def _train(seed: int) -> dict[str, torch.Tensor]:
