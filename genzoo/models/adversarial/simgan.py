@@ -75,7 +75,7 @@ class SimGANConfig:
     channels: int = 32
     blocks: int = 4
     d_layers: int = 2
-    reg_weight: float = 1.0
+    reg_weight: float = 5.0
     buffer_size: int = 1024
     loss: str = "non_saturating"
     lr: float = 2e-4
