@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import random
 import sys
 import time
@@ -43,19 +42,9 @@ from genzoo.train import checkpoint as ckpt
 from genzoo.train import distributed as ddp
 from genzoo.train.config import TrainConfig
 from genzoo.train.ema import EMA
+from genzoo.train.guard import INJECT_ENV, FiniteWatch, NonFiniteLoss, injected_fault  # noqa: F401
 from genzoo.train.logging import MetricsLog
 from genzoo.train.validation import Best, Validator, remove_best, write_best
-
-
-class NonFiniteLoss(Exception):
-    """Raised inside a step when a loss or the weights stop being finite.
-
-    ``step``: the step index where it first happened (None: the current one).
-    """
-
-    def __init__(self, why: str, step: int | None = None) -> None:
-        super().__init__(why)
-        self.step = step
 
 
 def _mean(values: list[Any]) -> float:
@@ -63,21 +52,6 @@ def _mean(values: list[Any]) -> float:
     if isinstance(values[0], torch.Tensor):
         return float(torch.stack([v.float() for v in values]).mean())
     return sum(values) / len(values)
-
-
-INJECT_ENV = "GENZOO_INJECT_NAN"
-
-
-def injected_fault() -> tuple[int, float] | None:
-    """Parse ``GENZOO_INJECT_NAN=STEP[,nan|inf]`` into (step index, value added to the loss)."""
-    raw = os.environ.get(INJECT_ENV, "").strip()
-    if not raw:
-        return None
-    step, _, kind = raw.partition(",")
-    kind = kind.strip().lower() or "nan"
-    if not step.strip().isdigit() or kind not in ("nan", "inf"):
-        raise GenzooError(f"bad {INJECT_ENV}={raw!r}: expected STEP or STEP,nan or STEP,inf (STEP >= 0)")
-    return int(step), float(kind)
 
 
 def _sync_batchnorm(model: GenerativeModel, cfg: TrainConfig, dist: ddp.DistInfo,
@@ -95,43 +69,6 @@ def _sync_batchnorm(model: GenerativeModel, cfg: TrainConfig, dist: ddp.DistInfo
                           "on CPU); set train.sync_batchnorm=false")
     for name, child in model.named_children():  # the model itself stays a GenerativeModel
         model.add_module(name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
-
-
-class FiniteWatch:
-    """Remembers the first non-finite loss or gradient norm without a host sync.
-
-    ``note`` runs a few tiny tensor operations on the value's device; only ``first``
-    reads them back, so the trainer syncs once per check (every ``train.check_every``
-    steps and before anything is logged, validated or saved) instead of every step.
-    """
-
-    def __init__(self) -> None:
-        self.labels: list[str] = []
-        self._step: torch.Tensor | None = None
-        self._value: torch.Tensor | None = None
-        self._label: torch.Tensor | None = None
-
-    def note(self, value: torch.Tensor, *, step: int, label: str) -> None:
-        if label not in self.labels:
-            self.labels.append(label)
-        v = value.detach().float().reshape(())
-        if self._step is None:
-            self._step = torch.full((), -1, dtype=torch.long, device=v.device)
-            self._value = torch.zeros((), device=v.device)
-            self._label = torch.zeros((), dtype=torch.long, device=v.device)
-        new = ~torch.isfinite(v) & (self._step < 0)
-        self._step = torch.where(new, step, self._step)
-        self._value = torch.where(new, v, self._value)
-        self._label = torch.where(new, self.labels.index(label), self._label)
-
-    def first(self) -> tuple[int, str, float] | None:
-        """(step index, what, value) of the first non-finite value noted, or None (syncs)."""
-        if self._step is None or int(self._step) < 0:
-            return None
-        return int(self._step), self.labels[int(self._label)], float(self._value)
-
-    def reset(self) -> None:
-        self._step = self._value = self._label = None
 
 
 class _PlayerForward(nn.Module):
