@@ -14,6 +14,13 @@ It first checks that both give the same loss and gradients (float32 tolerance), 
 prints a profile summary of one ``nn.LSTM`` step (where the time goes).
 
     python benchmarks/pixel_lstm_speed.py [--hidden 512] [--layers 1] [--batch 32] [--repeats 5]
+
+``--sweep 32,64,128`` times only ``nn.LSTM`` at each batch size instead, and prints the
+time per batch and per sprite with the achieved matmul rate: the LSTM's gate matmuls and
+the output layer, counted by hand (forward 2 B L 4H (E + H) + 2 B L H K FLOPs for one
+layer, backward twice that), against this machine's float32 peak from
+``benchmarks/mfu.py``. A larger batch feeds the oneDNN kernel bigger matmuls per step of
+the 400-step recurrence, so the time per sprite falls while the time per batch grows.
 """
 
 from __future__ import annotations
@@ -39,9 +46,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5, help="timed steps per implementation")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--sweep", default="", help="comma-separated batch sizes: time nn.LSTM at each")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.sweep:
+        sweep([int(b) for b in args.sweep.split(",")], args)
+        return
     data = load_dataset("sprites")
     x = data.train.x[:args.batch]
     torch.manual_seed(0)
@@ -98,6 +109,40 @@ def main() -> None:
     total = sum(e.self_cpu_time_total for e in prof.key_averages())
     for e in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:5]:
         print(f"  {e.key:40s} {e.self_cpu_time_total / total:6.1%}")
+
+
+def sweep(batches: list[int], args: argparse.Namespace) -> None:
+    """Time one nn.LSTM training step at each batch size; per-sprite time and matmul rate."""
+    data = load_dataset("sprites")
+    length, k = data.spec.dim, int(data.spec.num_values)
+    h, e = args.hidden, args.embed
+    load = os.getloadavg()
+    print(f"pixel_lstm raster {args.layers}x{h}, embed {e}, sprites 20x20 ({k} colours); torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.repeats} timed steps after one warm-up")
+    print("| batch | median s/batch | min s/batch | ms/sprite (median) | GFLOP/batch | GFLOP/s (median) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for b in batches:
+        reps = -(-b // len(data.train))  # tile the 720 training sprites for batches above it
+        x = data.train.x.repeat(reps, *([1] * (data.train.x.dim() - 1)))[:b]
+        torch.manual_seed(0)
+        model = build_model("pixel_lstm", data.spec, {"variant": "raster", "hidden": h, "layers": args.layers,
+                                                      "embed": e})
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        times = []
+        for i in range(args.repeats + 1):
+            t0 = time.perf_counter()
+            loss = model.loss({"x": x})["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if i:
+                times.append(time.perf_counter() - t0)
+        layer_in = [e] + [h] * (args.layers - 1)
+        flops = 3 * (sum(2 * b * length * 4 * h * (i + h) for i in layer_in) + 2 * b * length * h * k)
+        med = statistics.median(times)
+        print(f"| {b} | {med:.3f} | {min(times):.3f} | {1000 * med / b:.2f} | {flops / 1e9:.1f} | "
+              f"{flops / med / 1e9:.0f} |")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ HELP = "text-to-image runs: digit accuracy per prompt, thickness and slant asked
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="run directory of a text-to-image run (t2i_gan on mnist with captions=true)")
+    p.add_argument("run", help="run directory of a text-to-image run (t2i_gan, or a diffusion model with text=true, on mnist with captions=true)")
     p.add_argument("--samples", type=int, default=100, help="samples per prompt (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="grid PNG (default RUN/prompts.png); the numbers go beside it as .json")

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float,
                    help="class-conditional diffusion runs: classifier-free guidance weight (0 = unconditional)")
     p.add_argument("--label", type=int, help="class-conditional runs: draw every sample from this class")
-    p.add_argument("--text", help='text-to-image runs (t2i_gan): draw every sample for this caption, e.g. "a thick 3"')
+    p.add_argument("--text", help='text-to-image runs (t2i_gan; ddpm, flow_matching, ncsn with text=true): draw every sample for this caption, e.g. "a thick 3"')
     p.add_argument("--gif", metavar="FILE",
                    help="Markov-chain models (rbm, dbm, gsn) and diffusion models: write the sampling chain, "
                         "from noise to samples, as an animated GIF (diffusion: with --sampler, --eta, "

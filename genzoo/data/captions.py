@@ -134,6 +134,15 @@ def encode(text: str, vocabulary: Sequence[str], *, length: int | None = None) -
     return torch.tensor(ids + [0] * ((length or len(ids)) - len(ids)), dtype=torch.int64)
 
 
+def encode_batch(texts: Sequence[str] | str, vocabulary: Sequence[str], n: int | None = None) -> torch.Tensor:
+    """Word ids (n, L) of ``texts``: one text repeated ``n`` times, or one per row, padded
+    with 0 to the longest (errors as :func:`encode`)."""
+    texts = [texts] * (n or 1) if isinstance(texts, str) else list(texts)
+    rows = [encode(t, vocabulary) for t in texts]
+    length = max(len(r) for r in rows)
+    return torch.stack([torch.nn.functional.pad(r, (0, length - len(r))) for r in rows])
+
+
 def decode(ids: torch.Tensor, vocabulary: Sequence[str]) -> str:
     """The caption of word ids ``ids`` (L,), padding left out."""
     return " ".join(vocabulary[i] for i in ids.tolist() if i != 0)

@@ -76,7 +76,7 @@ def prompt_report(loaded: Any, *, samples: int = 100, seed: int = 0, row_digits:
 
     model, spec = loaded.model, loaded.spec
     if not model.has("text"):
-        raise GenzooError(f"genzoo prompts needs a text-to-image run (t2i_gan); {model.name!r} takes no text")
+        raise GenzooError(f"genzoo prompts needs a text-to-image run (t2i_gan, or a diffusion run with text=true); {model.name!r} takes no text")
     info = spec.extra.get("captions", {})
     if spec.num_classes != 10 or "thickness_thresholds" not in info:
         raise GenzooError("genzoo prompts checks digit prompts: it needs a run trained on captioned digits "

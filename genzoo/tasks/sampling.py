@@ -54,7 +54,7 @@ def sample_with_options(model: GenerativeModel, n: int, *, generator: torch.Gene
     if text is not None:
         if not model.has("text"):
             raise GenzooError(f"this {model.name!r} run is not conditioned on text; --text needs a text-to-image "
-                              "run (t2i_gan)")
+                              "run (t2i_gan, or ddpm/flow_matching/ncsn trained with text=true)")
         condition = model.encode_text(text, n)  # type: ignore[attr-defined]
     return model.sample(n, condition=condition, generator=generator, **opts)
 

@@ -45,6 +45,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.0
     clip_grad: float = 0.0
     ema: float = 0.0
+    ema_warmup: bool = True
     seed: int = 0
     device: str = "auto"
     amp: Literal["none", "bf16"] = "none"

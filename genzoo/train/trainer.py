@@ -142,7 +142,7 @@ class Trainer:
         self.players = model.players()
         self.optimizers = {p.name: _make_optimizer(p, config) for p in self.players
                            if p.update is None and p.parameters}
-        self.ema = EMA(model, config.ema) if config.ema > 0 else None
+        self.ema = EMA(model, config.ema, warmup=config.ema_warmup) if config.ema > 0 else None
         self.validator = Validator(model, data, config) if config.eval_every else None
         self.best = Best()
         self._best_state: dict[str, torch.Tensor] | None = None  # CPU copy of the best weights
@@ -436,7 +436,7 @@ class Trainer:
     def _restore(self, model_state: dict, ema_state: dict | None, train_state: dict[str, Any]) -> None:
         self.model.load_state_dict(model_state)
         if self.ema is not None and ema_state is not None:
-            self.ema.load_state_dict(ema_state)
+            self.ema.load_state_dict(ema_state, updates=int(train_state["step"]))
         for k, o in self.optimizers.items():
             o.load_state_dict(train_state["optimizers"][k])
         self.step = int(train_state["step"])

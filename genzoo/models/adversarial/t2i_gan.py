@@ -5,8 +5,8 @@ Synthesis", ICML: a generator and a discriminator both conditioned on an embeddi
 caption, and the *matching-aware* discriminator (GAN-CLS) that must also call a real image
 with a caption that does not describe it fake, so that D judges the match and not only
 realism. Reed et al. pre-trained a char-CNN-RNN text encoder; here a small word encoder
-is trained jointly, one per player (:class:`TextEncoder`: word embeddings, a GRU, its last
-state), so each player's parameters stay its own.
+is trained jointly, one per player (:class:`genzoo.nn.text.TextEncoder`: word embeddings, a
+GRU, its last state), so each player's parameters stay its own.
 
 The networks are cgan's (:mod:`genzoo.models.adversarial.cgan`): in the generator each
 conditional batch norm takes its per-channel scale ``1 + W_g e`` and shift ``W_b e`` from
@@ -41,6 +41,7 @@ from genzoo.models.adversarial.dcgan import dcgan_init
 from genzoo.models.base import Batch
 from genzoo.models.registry import register
 from genzoo.nn import rand
+from genzoo.nn.text import TextEncoder
 from genzoo.nn.values import to_unit
 
 
@@ -65,21 +66,6 @@ class T2IGANConfig(CGANConfig):
         positive(self.text_dim, "text_dim")
         if not 0.0 <= self.mismatch < 1.0:
             raise GenzooError(f"bad value {self.mismatch!r} for mismatch: must be in [0, 1)")
-
-
-class TextEncoder(nn.Module):
-    """Word ids (B, L) (0 = padding, at least one word each) -> caption embedding (B, D):
-    the GRU's state after the last word."""
-
-    def __init__(self, vocab: int, word_dim: int, text_dim: int) -> None:
-        super().__init__()
-        self.words = nn.Embedding(vocab, word_dim, padding_idx=0)
-        self.gru = nn.GRU(word_dim, text_dim, batch_first=True)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        lengths = (ids != 0).sum(1).clamp_min(1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(self.words(ids), lengths, batch_first=True, enforce_sorted=False)
-        return self.gru(packed)[1][0]  # (B, D)
 
 
 class TextBatchNorm2d(nn.Module):
@@ -178,10 +164,7 @@ class T2IGAN(NoiseGAN):
     def encode_text(self, texts: list[str] | str, n: int | None = None) -> torch.Tensor:
         """Word ids (n, L) of ``texts`` (one text repeated ``n`` times, or one per sample);
         a word outside the vocabulary is a GenzooError naming it."""
-        texts = [texts] * (n or 1) if isinstance(texts, str) else list(texts)
-        rows = [cap.encode(t, self.vocabulary) for t in texts]
-        length = max(len(r) for r in rows)
-        return torch.stack([nn.functional.pad(r, (0, length - len(r))) for r in rows]).to(self.device)
+        return cap.encode_batch(texts, self.vocabulary, n).to(self.device)
 
     def sample_labels(self, n: int, condition: torch.Tensor | None,
                       generator: torch.Generator | None) -> torch.Tensor:

@@ -1,6 +1,6 @@
-"""What the diffusion family shares: the network settings, class conditioning with a null
-label (classifier-free guidance, Ho & Salimans 2022), checking sampling options in one
-place, and RePaint completion (Lugmayr et al. 2022).
+"""What the diffusion family shares: the network settings, class or caption conditioning
+with a null condition (classifier-free guidance, Ho & Salimans 2022), checking sampling
+options in one place, and RePaint completion (Lugmayr et al. 2022).
 
 A model here works on the [-1, 1] scale of :func:`genzoo.nn.values.to_unit` and moves
 through *levels* ``n, n-1, ..., 0`` from pure noise to data. A subclass says how to
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import torch
 
 from genzoo.config import positive
+from genzoo.data import captions as cap
 from genzoo.data.spec import DataSpec
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.diffusion.networks import MLPNet, UNet
 from genzoo.models.diffusion.schedule import repaint_schedule
@@ -42,8 +43,12 @@ class DiffusionNetConfig:
         hidden: MLP width (vector data).
         mlp_layers: residual layers of the MLP (vector data).
         conditional: condition on class labels when the data has them.
-        label_dropout: fraction of training labels replaced by the null label, so one
-            network is both conditional and unconditional (classifier-free guidance).
+        label_dropout: fraction of training labels (or captions) replaced by the null one,
+            so one network is both conditional and unconditional (classifier-free guidance).
+        text: condition on the data's captions (word ids, ``captions=true`` datasets)
+            instead of class labels, through a jointly trained word encoder (a GRU);
+            ``genzoo sample RUN --text "a thick 3" --guidance 3``.
+        word_dim: size of the word embeddings of the caption encoder.
         complete_steps: levels of the chain ``complete`` runs down (RePaint).
         jump_length: RePaint: levels to go back up at each resampling jump.
         jump_count: RePaint: how often each jump segment is run (1 = no resampling).
@@ -58,13 +63,15 @@ class DiffusionNetConfig:
     mlp_layers: int = 3
     conditional: bool = True
     label_dropout: float = 0.1
+    text: bool = False
+    word_dim: int = 32
     complete_steps: int = 50
     jump_length: int = 5
     jump_count: int = 2
 
     def validate(self) -> None:
-        for key in ("channels", "res_blocks", "hidden", "mlp_layers", "complete_steps", "jump_length",
-                    "jump_count"):
+        for key in ("channels", "res_blocks", "hidden", "mlp_layers", "word_dim", "complete_steps",
+                    "jump_length", "jump_count"):
             positive(getattr(self, key), key)
         if not self.channel_mults:
             raise GenzooError("bad value () for channel_mults: give at least one level")
@@ -87,32 +94,76 @@ class DiffusionModel(GenerativeModel):
 
     def __init__(self, config: DiffusionNetConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        self.num_classes = spec.num_classes if config.conditional and spec.num_classes else None
+        self.vocabulary: tuple[str, ...] = ()
+        self.examples: list[str] = []
+        if config.text:
+            info = spec.extra.get("captions")
+            if not isinstance(info, dict) or not info.get("vocabulary"):
+                raise IncompatibleDataError(
+                    f"text=true needs captioned data; {spec.name!r} has no captions (e.g. mnist with "
+                    "--set data.captions=true, or images with captions=true)")
+            self.vocabulary = tuple(info["vocabulary"])
+            self.examples = [str(t) for t in info.get("examples", [])]
+        self.num_classes = spec.num_classes if config.conditional and spec.num_classes and not config.text else None
         self.capabilities = ("complete", *(("conditional",) if self.num_classes else ()),
-                             *(("chain",) if spec.kind == "image" else ()))
+                             *(("text",) if config.text else ()), *(("chain",) if spec.kind == "image" else ()))
+        vocab = len(self.vocabulary) or None
         if spec.kind == "image":
             self.net: torch.nn.Module = UNet(
                 spec.shape, channels=config.channels, channel_mults=tuple(config.channel_mults),
                 res_blocks=config.res_blocks, attention=config.attention, dropout=config.dropout,
-                num_classes=self.num_classes)
+                num_classes=self.num_classes, vocab=vocab, word_dim=config.word_dim)
         else:
-            self.net = MLPNet(spec.dim, hidden=config.hidden, layers=config.mlp_layers, num_classes=self.num_classes)
+            self.net = MLPNet(spec.dim, hidden=config.hidden, layers=config.mlp_layers, num_classes=self.num_classes,
+                              vocab=vocab, word_dim=config.word_dim)
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether the network takes a condition (class labels or captions)."""
+        return bool(self.num_classes or self.vocabulary)
 
     # ---- labels and guidance --------------------------------------------------------
     def training_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """The batch's labels with ``label_dropout`` of them set to the null label (global RNG)."""
+        """The batch's labels with ``label_dropout`` of them set to the null label; for a
+        text-conditioned model one phrasing of each caption (B, L), ``label_dropout`` of
+        them all padding (the null caption). Draws from the global RNG; None when the
+        model is unconditional."""
+        if self.vocabulary:
+            if "caption" not in batch:
+                raise GenzooError(f"a text-conditioned {self.name} trains on captioned batches: "
+                                  "use a dataset with captions=true")
+            ids = batch["caption"].to(self.device).long()  # (B, P, L)
+            n = ids.shape[0]
+            pick = torch.randint(0, ids.shape[1], (n,), device=self.device)
+            ids = ids[torch.arange(n, device=self.device), pick]  # (B, L)
+            drop = torch.rand(n, device=self.device) < self.config.label_dropout
+            return torch.where(drop[:, None], torch.zeros_like(ids), ids)
         if not self.num_classes:
             return None
         y = batch["y"].to(self.device).long()
         drop = torch.rand(y.shape, device=y.device) < self.config.label_dropout
         return torch.where(drop, torch.full_like(y, self.num_classes), y)
 
+    def _null(self, n: int, like: torch.Tensor | None) -> torch.Tensor:
+        """The null condition for n examples: label K, or an all-padding caption."""
+        if self.vocabulary:
+            return torch.zeros((n, like.shape[1] if like is not None else 1), device=self.device, dtype=torch.long)
+        return torch.full((n,), int(self.num_classes or 0), device=self.device, dtype=torch.long)
+
+    def encode_text(self, texts: list[str] | str, n: int | None = None) -> torch.Tensor:
+        """Word ids (n, L) of ``texts`` (one text repeated ``n`` times, or one per sample);
+        a word outside the run's vocabulary is a GenzooError naming it."""
+        if not self.vocabulary:
+            raise GenzooError(f"this {self.name!r} run is not conditioned on text (train it with --set text=true)")
+        return cap.encode_batch(texts, self.vocabulary, n).to(self.device)
+
     def predict(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None, guidance: float) -> torch.Tensor:
-        """Network output at (x, t); with labels y, classifier-free guidance
-        ``out_null + w (out_y - out_null)`` (w = 1: plain conditional, w = 0: unconditional)."""
-        if not self.num_classes:
+        """Network output at (x, t); with a condition y (labels or caption ids),
+        classifier-free guidance ``out_null + w (out_y - out_null)`` (w = 1: plain
+        conditional, w = 0: unconditional)."""
+        if not self.conditioned:
             return self.net(x, t)
-        null = torch.full((x.shape[0],), self.num_classes, device=x.device, dtype=torch.long)
+        null = self._null(x.shape[0], y)
         if y is None or guidance == 0:
             return self.net(x, t, null)
         if guidance == 1:
@@ -141,13 +192,15 @@ class DiffusionModel(GenerativeModel):
         eta = getattr(cfg, "eta", 0.0) if eta is None else float(eta)
         if not 0.0 <= eta <= 1.0:
             raise GenzooError(f"bad value {eta!r} for eta: must be in [0, 1]")
-        if (condition is not None or guidance is not None) and not self.num_classes:
+        if (condition is not None or guidance is not None) and not self.conditioned:
             raise GenzooError(f"this {self.name!r} run is unconditional (trained without labels); "
                               "a label or guidance needs a class-conditional run")
         if guidance is not None and guidance < 0:
             raise GenzooError(f"bad value {guidance!r} for guidance: must be >= 0 (0 = unconditional)")
         labels = None
-        if self.num_classes:
+        if self.vocabulary:
+            labels = self._caption_ids(n, condition, guidance)
+        elif self.num_classes:
             if condition is None and guidance:
                 condition = torch.arange(n) % self.num_classes
             if condition is not None:
@@ -162,6 +215,25 @@ class DiffusionModel(GenerativeModel):
         if guidance is None:
             guidance = cfg.guidance if labels is not None else 0.0
         return labels, steps, sampler, eta, float(guidance)
+
+    def _caption_ids(self, n: int, condition: torch.Tensor | None, guidance: float | None) -> torch.Tensor | None:
+        """Checked caption word ids (n, L) of a text-conditioned model: ``condition``
+        (one row for all or one per sample), or with ``guidance`` alone the training
+        captions kept in the run, in turn; None (unconditional) without either."""
+        if condition is None:
+            if not guidance:
+                return None
+            if not self.examples:
+                raise GenzooError("this run keeps no example captions: give a caption (--text)")
+            return self.encode_text([self.examples[i % len(self.examples)] for i in range(n)])
+        ids = torch.as_tensor(condition, device=self.device)
+        if ids.dim() == 2 and ids.shape[0] == 1:
+            ids = ids.expand(n, -1)
+        if (ids.dim() != 2 or ids.shape[0] != n or ids.dtype.is_floating_point or int(ids.min()) < 0
+                or int(ids.max()) >= len(self.vocabulary) or bool((ids != 0).sum(1).eq(0).any())):
+            raise GenzooError(f"this {self.name!r} run is conditioned on captions: condition must be word ids "
+                              f"({n}, L) in [0, {len(self.vocabulary)}), at least one word each (--text)")
+        return ids.long()
 
     # ---- RePaint ------------------------------------------------------------------
     def _down(self, x: torch.Tensor, level: int, levels: int, y: torch.Tensor | None,

@@ -143,7 +143,7 @@ class DDPM(DiffusionModel):
         t = torch.randint(1, self.T + 1, (b,), device=x0.device)
         eps = torch.randn_like(x0)
         x_t = self.q_sample(x0, t, eps)
-        out = self.net(x_t, t.float(), self.training_labels(batch)) if self.num_classes else self.net(x_t, t.float())
+        out = self.net(x_t, t.float(), self.training_labels(batch))
         a = self._a(t, x0)
         target = {"eps": eps, "x0": x0, "v": a.sqrt() * eps - (1 - a).sqrt() * x0}[self.config.prediction]
         return {"loss": ((out - target) ** 2).mean()}

@@ -137,8 +137,7 @@ class FlowMatching(DiffusionModel):
         t = torch.rand(x1.shape[0], device=self.device)
         tb = t.reshape(-1, *([1] * (x1.dim() - 1)))
         x_t = (1 - tb) * x0 + tb * x1
-        y = self.training_labels(batch)
-        out = self.net(x_t, 1000.0 * t, y) if self.num_classes else self.net(x_t, 1000.0 * t)
+        out = self.net(x_t, 1000.0 * t, self.training_labels(batch))
         return {"loss": ((out - (x1 - x0)) ** 2).mean()}
 
     # ---- the ODE ----------------------------------------------------------------------

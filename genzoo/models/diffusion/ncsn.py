@@ -130,7 +130,7 @@ class NCSN(DiffusionModel):
         z = torch.randn_like(x0)
         x = x0 + sigma * z
         t = self.level_time(i)
-        out = self.net(x, t, self.training_labels(batch)) if self.num_classes else self.net(x, t)
+        out = self.net(x, t, self.training_labels(batch))
         return {"loss": 0.5 * ((out + z) ** 2).mean()}
 
     # ---- annealed Langevin dynamics ------------------------------------------------------

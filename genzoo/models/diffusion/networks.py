@@ -5,7 +5,9 @@ prediction; the model decides which). ``t`` is a float time per example (DDPM pa
 the integer step, flow matching ``1000 * t``) read through a sinusoidal embedding
 (Vaswani et al. 2017, as in Ho et al. 2020). ``y`` is a class label in ``[0, K]``
 where ``K`` (one past the last class) is the *null* label of classifier-free guidance
-(Ho & Salimans 2022).
+(Ho & Salimans 2022). A text-conditioned network (``vocab``) reads ``y`` as caption word
+ids (B, L) instead (:class:`genzoo.nn.text.TextEncoder`); an all-padding row is the null
+caption, embedded as a learned vector.
 
 The U-Net (Ronneberger et al. 2015, in the form of Ho et al. 2020): residual blocks with
 group norm and the time/class embedding added after the first convolution, a stride-2
@@ -23,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.nn.text import TextEncoder
+
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding of float times t (B,) -> (B, dim)."""
@@ -38,14 +42,18 @@ def _groups(channels: int) -> int:
 
 
 class Embedding(nn.Module):
-    """Time (and optional class) embedding: sinusoid -> MLP, plus a learned class vector."""
+    """Time (and optional class or caption) embedding: sinusoid -> MLP, plus a learned
+    class vector or the caption's encoding."""
 
-    def __init__(self, base: int, dim: int, num_classes: int | None) -> None:
+    def __init__(self, base: int, dim: int, num_classes: int | None, vocab: int | None = None,
+                 word_dim: int = 32) -> None:
         super().__init__()
         self.base = base
         self.mlp = nn.Sequential(nn.Linear(base, dim), nn.SiLU(), nn.Linear(dim, dim))
         # num_classes + 1 rows: the last is the null label of classifier-free guidance
         self.label = nn.Embedding(num_classes + 1, dim) if num_classes else None
+        self.text = TextEncoder(vocab, word_dim, dim) if vocab else None
+        self.null_text = nn.Parameter(torch.zeros(dim)) if vocab else None
 
     def forward(self, t: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         emb = self.mlp(timestep_embedding(t, self.base))  # (B, dim)
@@ -53,6 +61,11 @@ class Embedding(nn.Module):
             if y is None:
                 raise ValueError("a class-conditional network needs labels (the null label for none)")
             emb = emb + self.label(y)
+        if self.text is not None:
+            if y is None or y.dim() != 2:
+                raise ValueError("a text-conditioned network needs word ids (B, L) (all padding for none)")
+            null = (y == 0).all(1, keepdim=True)  # (B, 1)
+            emb = emb + torch.where(null, self.null_text.to(emb.dtype), self.text(y))
         return emb
 
 
@@ -100,11 +113,11 @@ class UNet(nn.Module):
 
     def __init__(self, shape: tuple[int, ...], *, channels: int, channel_mults: tuple[int, ...],
                  res_blocks: int, attention: bool, dropout: float, num_classes: int | None,
-                 out_channels: int | None = None) -> None:
+                 out_channels: int | None = None, vocab: int | None = None, word_dim: int = 32) -> None:
         super().__init__()
         c_img, h, w = shape
         emb_dim = 4 * channels
-        self.embed = Embedding(channels, emb_dim, num_classes)
+        self.embed = Embedding(channels, emb_dim, num_classes, vocab, word_dim)
         self.inp = nn.Conv2d(c_img, channels, 3, padding=1)
         self.down = nn.ModuleList()
         skips, ch = [channels], channels
@@ -154,9 +167,10 @@ class MLPNet(nn.Module):
     """The same job for flat vectors (B, D) -> (B, D): residual SiLU layers with the
     embedding added to every hidden layer."""
 
-    def __init__(self, dim: int, *, hidden: int, layers: int, num_classes: int | None) -> None:
+    def __init__(self, dim: int, *, hidden: int, layers: int, num_classes: int | None,
+                 vocab: int | None = None, word_dim: int = 32) -> None:
         super().__init__()
-        self.embed = Embedding(64, hidden, num_classes)
+        self.embed = Embedding(64, hidden, num_classes, vocab, word_dim)
         self.inp = nn.Linear(dim, hidden)
         self.layers = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers))
         self.out = nn.Linear(hidden, dim)
