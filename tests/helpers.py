@@ -58,3 +58,29 @@ def write_clips(folder, *, clips: int = 3, frames: int = 8, size: int = 8) -> No
             a[r: r + 3, col: col + 3] = 255
             imgs.append(Image.fromarray(a))
         imgs[0].save(folder / f"clip{c}.gif", save_all=True, append_images=imgs[1:], duration=100, loop=0)
+
+
+def bold_copy(model, *, scale: float = 0.5, seed: int = 0):
+    """An eval-mode copy of ``model`` with large random weights (zero-initialised output
+    layers included), so that its inputs visibly change its outputs."""
+    import copy
+
+    bold = copy.deepcopy(model).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in bold.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * scale)
+    return bold
+
+
+def caption_batch(vocabulary, n: int = 6, *, with_labels: bool = False) -> dict[str, torch.Tensor]:
+    """n random 8x8 images, each with two phrasings of a digit caption (word ids (n, 2, 5))."""
+    from genzoo.data import captions as cap
+
+    ids = torch.stack([torch.stack([cap.encode(f"a thick {i % 10}", vocabulary, length=5),
+                                    cap.encode(f"the digit {cap.DIGIT_WORDS[i % 10]}", vocabulary, length=5)])
+                       for i in range(n)])
+    out = {"x": torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(1)), "caption": ids}
+    if with_labels:
+        out["y"] = torch.arange(n) % 10
+    return out

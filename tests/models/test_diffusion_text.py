@@ -4,8 +4,6 @@ and bad captions or uncaptioned data are refused."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
@@ -13,6 +11,7 @@ from genzoo.data import captions as cap
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.registry import build_model
+from tests.helpers import bold_copy, caption_batch
 
 VOCAB = cap.template_vocabulary()
 SPEC = DataSpec("tiny-text", "image", (1, 8, 8), "continuous", value_range=(0.0, 1.0), num_classes=10,
@@ -27,21 +26,11 @@ def _tiny(name: str) -> dict:
 
 
 def _bold(model):
-    """A copy with large random weights (the zero-initialised output layer included)."""
-    bold = copy.deepcopy(model).eval()
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in bold.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-    return bold
+    return bold_copy(model, scale=0.3)
 
 
 def _batch(n=6):
-    ids = torch.stack([torch.stack([cap.encode(f"a thick {i % 10}", VOCAB, length=5),
-                                    cap.encode(f"the digit {cap.DIGIT_WORDS[i % 10]}", VOCAB, length=5)])
-                       for i in range(n)])
-    return {"x": torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(1)), "caption": ids,
-            "y": torch.arange(n) % 10}
+    return caption_batch(VOCAB, n, with_labels=True)
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -3,8 +3,6 @@ mismatched captions, unknown words and missing captions are refused."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
@@ -12,6 +10,7 @@ from genzoo.data import captions as cap
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError, IncompatibleDataError
 from genzoo.models.registry import build_model
+from tests.helpers import bold_copy, caption_batch
 
 VOCAB = cap.template_vocabulary()
 SPEC = DataSpec("tiny-text", "image", (1, 8, 8), "continuous", value_range=(0.0, 1.0),
@@ -22,19 +21,11 @@ TINY = {"channels": 4, "latent_dim": 8, "word_dim": 8, "text_dim": 8}
 
 def _bold(model):
     """A copy with large random weights: two captions must give different images."""
-    bold = copy.deepcopy(model).eval()
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in bold.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-    return bold
+    return bold_copy(model, scale=0.5)
 
 
 def _batch(n=6):
-    ids = torch.stack([torch.stack([cap.encode(f"a thick {i % 10}", VOCAB, length=5),
-                                    cap.encode(f"the digit {cap.DIGIT_WORDS[i % 10]}", VOCAB, length=5)])
-                       for i in range(n)])
-    return {"x": torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(1)), "caption": ids}
+    return caption_batch(VOCAB, n)
 
 
 @pytest.mark.parametrize("prompts", [("a thick 3", "a thin 3"), ("a 3 leaning left", "a 3 leaning right"),
