@@ -19,8 +19,9 @@ prints a profile summary of one ``nn.LSTM`` step (where the time goes).
 time per batch and per sprite with the achieved matmul rate: the LSTM's gate matmuls and
 the output layer, counted by hand (forward 2 B L 4H (E + H) + 2 B L H K FLOPs for one
 layer, backward twice that), against this machine's float32 peak from
-``benchmarks/mfu.py``. A larger batch feeds the oneDNN kernel bigger matmuls per step of
-the 400-step recurrence, so the time per sprite falls while the time per batch grows.
+``benchmarks/mfu.py``: does a larger batch (bigger matmuls per step of the 400-step
+recurrence) lower the time per sprite? On the 2-core development machine it did not
+(docs/results.md, "Palette sprites").
 """
 
 from __future__ import annotations

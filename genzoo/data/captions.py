@@ -143,6 +143,17 @@ def encode_batch(texts: Sequence[str] | str, vocabulary: Sequence[str], n: int |
     return torch.stack([torch.nn.functional.pad(r, (0, length - len(r))) for r in rows])
 
 
+def checked_ids(condition: Any, n: int, vocabulary_size: int, *, who: str) -> torch.Tensor:
+    """``condition`` as word ids (n, L) int64, or a GenzooError saying what ``who`` (the
+    model) expects: ids in [0, vocabulary_size), at least one word in every row."""
+    ids = torch.as_tensor(condition)
+    if (ids.dim() != 2 or ids.shape[0] != n or ids.dtype.is_floating_point or ids.numel() == 0
+            or int(ids.min()) < 0 or int(ids.max()) >= vocabulary_size or bool((ids != 0).sum(1).eq(0).any())):
+        raise GenzooError(f"{who} is conditioned on captions: condition must be word ids ({n}, L) in "
+                          f"[0, {vocabulary_size}), at least one word each (genzoo sample --text)")
+    return ids.long()
+
+
 def decode(ids: torch.Tensor, vocabulary: Sequence[str]) -> str:
     """The caption of word ids ``ids`` (L,), padding left out."""
     return " ".join(vocabulary[i] for i in ids.tolist() if i != 0)

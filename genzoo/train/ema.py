@@ -24,9 +24,6 @@ class EMA:
         self.warmup = warmup
         self.updates = 0
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        # The first update copies the weights instead of averaging: layers with a
-        # data-dependent initialisation (actnorm) only get their values in the first step.
-        self.started = False
 
     def current_decay(self) -> float:
         """The decay the next update will use."""
@@ -36,10 +33,11 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        if not self.started:
+        if self.updates == 0:
+            # The first update copies the weights instead of averaging: layers with a
+            # data-dependent initialisation (actnorm) only get their values in the first step.
             for k, v in model.state_dict().items():
                 self.shadow[k].copy_(v)
-            self.started = True
             self.updates = 1
             return
         decay = self.current_decay()
@@ -58,7 +56,6 @@ class EMA:
         """Restore the shadow weights, and the number of updates made (the steps trained)."""
         for k, v in state.items():
             self.shadow[k].copy_(v)
-        self.started = True
         self.updates = updates
 
     @contextlib.contextmanager

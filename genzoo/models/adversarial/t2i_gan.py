@@ -173,12 +173,7 @@ class T2IGAN(NoiseGAN):
                 raise GenzooError("this t2i_gan run keeps no example captions: pass condition=word ids")
             pick = torch.floor(len(self.examples) * rand.rand(n, generator=generator)).long()
             return self.encode_text([self.examples[min(int(i), len(self.examples) - 1)] for i in pick])
-        ids = torch.as_tensor(condition, device=self.device)
-        if (ids.dim() != 2 or ids.shape[0] != n or ids.dtype.is_floating_point or int(ids.min()) < 0
-                or int(ids.max()) >= len(self.vocabulary) or bool((ids != 0).sum(1).eq(0).any())):
-            raise GenzooError(f"t2i_gan is conditioned on captions: condition must be word ids ({n}, L) in "
-                              f"[0, {len(self.vocabulary)}), at least one word each (genzoo sample --text)")
-        return ids.long()
+        return cap.checked_ids(condition, n, len(self.vocabulary), who="t2i_gan").to(self.device)
 
     # ---- the matching-aware discriminator ----------------------------------------------
     def discriminator_loss(self, batch: Batch) -> dict[str, torch.Tensor]:

@@ -226,14 +226,10 @@ class DiffusionModel(GenerativeModel):
             if not self.examples:
                 raise GenzooError("this run keeps no example captions: give a caption (--text)")
             return self.encode_text([self.examples[i % len(self.examples)] for i in range(n)])
-        ids = torch.as_tensor(condition, device=self.device)
+        ids = torch.as_tensor(condition)
         if ids.dim() == 2 and ids.shape[0] == 1:
             ids = ids.expand(n, -1)
-        if (ids.dim() != 2 or ids.shape[0] != n or ids.dtype.is_floating_point or int(ids.min()) < 0
-                or int(ids.max()) >= len(self.vocabulary) or bool((ids != 0).sum(1).eq(0).any())):
-            raise GenzooError(f"this {self.name!r} run is conditioned on captions: condition must be word ids "
-                              f"({n}, L) in [0, {len(self.vocabulary)}), at least one word each (--text)")
-        return ids.long()
+        return cap.checked_ids(ids, n, len(self.vocabulary), who=f"this {self.name!r} run").to(self.device)
 
     # ---- RePaint ------------------------------------------------------------------
     def _down(self, x: torch.Tensor, level: int, levels: int, y: torch.Tensor | None,
