@@ -37,6 +37,7 @@ from torch import nn
 from genzoo.config import positive
 from genzoo.data.spec import DataSpec
 from genzoo.errors import GenzooError
+from genzoo.models.autoregressive.marginals import marginal_logits
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.models.registry import register
 from genzoo.nn import rand
@@ -139,12 +140,7 @@ class MADE(GenerativeModel):
         if not self.config.marginal_init or len(data.train) == 0:
             return
         flat = data.train.x.reshape(len(data.train), self.D)
-        if self.categorical:
-            counts = torch.zeros(self.D, self.K).scatter_add_(1, flat.long().T, torch.ones(flat.shape[1], flat.shape[0]))
-            bias = torch.log((counts + 1.0) / (len(flat) + self.K))  # (D, K), add-one smoothed
-        else:
-            p = flat.float().mean(0).clamp(1e-3, 1 - 1e-3)  # (D,)
-            bias = torch.log(p) - torch.log1p(-p)
+        bias = marginal_logits(flat, num_values=self.K, categorical=self.categorical)
         self.layers[-1].bias.copy_(bias.reshape(-1).to(self.layers[-1].bias))
 
     # ---- masks -------------------------------------------------------------------

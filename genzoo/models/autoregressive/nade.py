@@ -36,6 +36,7 @@ from torch import nn
 
 from genzoo.config import choice, positive
 from genzoo.data.spec import DataSpec
+from genzoo.models.autoregressive.marginals import marginal_logits
 from genzoo.models.base import Batch, GenerativeModel
 from genzoo.models.registry import register
 from genzoo.nn import rand
@@ -51,12 +52,16 @@ class NADEConfig:
         order: ``raster`` (dimension order of the flattened example) or ``random`` (one
             fixed permutation drawn from ``seed``; stored with the weights).
         seed: seeds the random ordering.
+        marginal_init: before training, set the output biases to each dimension's
+            log-odds (binary) or log-frequencies (categorical) in the training split, as
+            MADE's ``marginal_init`` (genzoo/models/autoregressive/marginals.py).
     """
 
     hidden: int = 128
     activation: Literal["sigmoid", "relu"] = "sigmoid"
     order: Literal["raster", "random"] = "raster"
     seed: int = 0
+    marginal_init: bool = True
 
     def validate(self) -> None:
         positive(self.hidden, "hidden")
@@ -97,40 +102,27 @@ class NADE(GenerativeModel):
             order = torch.arange(D)
         self.register_buffer("order", order)
 
+    @torch.no_grad()
+    def prepare(self, data) -> None:
+        """Output biases from the training split's marginals (``marginal_init``)."""
+        if self.config.marginal_init and len(data.train) > 0:
+            flat = data.train.x.reshape(len(data.train), self.D)
+            self.b.copy_(marginal_logits(flat, num_values=self.K, categorical=self.categorical).to(self.b))
+
     # ---- network -----------------------------------------------------------------
     def _act(self, a: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(a) if self.config.activation == "sigmoid" else F.relu(a)
 
-    def _pre_activations(self, xo: torch.Tensor) -> torch.Tensor:
-        """a_i = c + sum_{j<i} (input column of x_{o_j}) for every position i: (D, B, H).
+    def _categorical_pre_activations(self, xo: torch.Tensor) -> torch.Tensor:
+        """a_i = c + sum_{j<i} W[:, o_j, x_{o_j}] for every position i: (D, B, H).
 
-        Positions lead the layout so the output layer below is one batched matmul.
+        An exclusive cumsum (shift by one, then sum) keeps a_i bit-exactly independent
+        of x_{o_i} and later values. Positions lead the layout so the output layer is
+        one batched matmul.
         """
-        B, D, H = xo.shape[0], self.D, self.H
-        if self.categorical:
-            # the contribution of position j is the column W[:, o_j, x_{o_j}]; an
-            # exclusive cumsum (shift by one, then sum) keeps a_i bit-exactly
-            # independent of x_{o_i} and later values
-            Wt = self.W.permute(1, 2, 0)[self.order]  # (D, K, H) in the ordering
-            contrib = Wt[torch.arange(D, device=xo.device)[:, None], xo.t().long()]  # (D, B, H)
-            return self.c + torch.cumsum(F.pad(contrib[:-1], (0, 0, 0, 0, 1, 0)), 0)
-        # Binary: the same sums, computed in blocks of L positions with matmuls. A cumsum
-        # over the (D, B, H) products and its backward (flips) cost ~2x more time on a
-        # CPU (measured, D=784, H=500). Within a block, a strictly lower-triangular mask
-        # on x picks the earlier positions (exact zeros, so still bit-exactly
-        # autoregressive); across blocks, an exclusive cumsum of block totals.
-        L = math.isqrt(max(D - 1, 0)) + 1
-        nb = -(-D // L)
-        P = nb * L  # D padded to whole blocks with zero inputs and weights
-        xb = F.pad(xo.to(self.W.dtype), (0, P - D)).view(B, nb, L)  # (B, nb, L)
-        Wb = F.pad(self.W.t()[self.order], (0, 0, 0, P - D)).view(nb, L, H)  # (nb, L, H)
-        totals = torch.einsum("bnl,nlh->nbh", xb, Wb)  # (nb, B, H) block sums
-        before = self.c + torch.cumsum(F.pad(totals[:-1], (0, 0, 0, 0, 1, 0)), 0)  # (nb, B, H)
-        tri = torch.ones(L, L, dtype=xb.dtype, device=xb.device).tril(-1)  # j < i
-        masked = xb.permute(1, 0, 2)[:, None] * tri[None, :, None, :]  # (nb, L, B, L): [n, i, b, j]
-        within = torch.bmm(masked.reshape(nb, L * B, L), Wb).view(nb, L, B, H)
-        a = (within + before[:, None]).view(P, B, H)
-        return a if P == D else a[:D]
+        Wt = self.W.permute(1, 2, 0)[self.order]  # (D, K, H) in the ordering
+        contrib = Wt[torch.arange(self.D, device=xo.device)[:, None], xo.t().long()]  # (D, B, H)
+        return self.c + torch.cumsum(F.pad(contrib[:-1], (0, 0, 0, 0, 1, 0)), 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Conditional logits indexed by dimension: (B, D) Bernoulli or (B, D, K) categorical.
@@ -140,12 +132,14 @@ class NADE(GenerativeModel):
         """
         B = x.shape[0]
         xo = x.reshape(B, self.D)[:, self.order]  # (B, D) in the ordering
-        h = self._act(self._pre_activations(xo))  # (D, B, H) = h_i for every position
         if self.categorical:
+            h = self._act(self._categorical_pre_activations(xo))  # (D, B, H) = h_i at every position
             logits_o = torch.bmm(h, self.V[self.order].transpose(1, 2)) + self.b[self.order][:, None]  # (D, B, K)
             logits_o = logits_o.transpose(0, 1)  # (B, D, K)
         else:
-            logits_o = torch.bmm(h, self.V[self.order][:, :, None]).squeeze(-1).t() + self.b[self.order]  # (B, D)
+            logits_o = binary_conditionals(xo.to(self.W.dtype), self.W.t()[self.order], self.c,
+                                           self.V[self.order], self.b[self.order],
+                                           activation=self.config.activation)  # (B, D)
         # back from positions to dimensions
         logits = torch.empty_like(logits_o)
         logits[:, self.order] = logits_o
@@ -217,3 +211,106 @@ class NADE(GenerativeModel):
         """
         flat, observed = self.flat_for_completion(x, mask)
         return self._fill(flat, observed, generator)
+
+
+# ---- the binary conditionals, block by block -------------------------------------------
+def binary_conditionals(xo: torch.Tensor, Wo: torch.Tensor, c: torch.Tensor, Vo: torch.Tensor,
+                        bo: torch.Tensor, *, activation: str = "sigmoid") -> torch.Tensor:
+    """Logits of all D binary conditionals, positions in the ordering: (B, D).
+
+    Args:
+        xo: (B, D) inputs in the ordering (0/1, float).
+        Wo: (D, H) input columns in the ordering (row i is ``W[:, o_i]``).
+        c: (H,) hidden bias.
+        Vo: (D, H) output rows in the ordering.
+        bo: (D,) output biases in the ordering.
+        activation: ``sigmoid`` or ``relu``.
+
+    Same numbers as materialising ``a`` for all D positions (D, B, H) at once, but the
+    work runs over blocks of L ~ sqrt(D) positions whose (L, B, H) tensors stay in the
+    CPU cache, with a hand-written backward: the whole-tensor autograd graph made about
+    twenty memory-bound passes over (D, B, H) per step (benchmarks/nade_speed.py).
+    """
+    if xo.requires_grad:
+        raise ValueError("NADE inputs are data; gradients with respect to them are not supported")
+    return _BinaryConditionals.apply(xo, Wo, c, Vo, bo, activation == "relu")
+
+
+def _blocks(D: int) -> tuple[int, int]:
+    L = math.isqrt(max(D - 1, 0)) + 1
+    return L, -(-D // L)  # block length, number of blocks
+
+
+def _by_block(t: torch.Tensor, nb: int, L: int) -> torch.Tensor:
+    """(D, ...) -> (nb, L, ...), padding D up to whole blocks with zeros."""
+    pad = nb * L - t.shape[0]
+    if pad:
+        t = torch.cat([t, t.new_zeros(pad, *t.shape[1:])])
+    return t.view(nb, L, *t.shape[1:])
+
+
+class _BinaryConditionals(torch.autograd.Function):
+    """Block-wise NADE forward and backward (see :func:`binary_conditionals`).
+
+    The running pre-activation is carried one position at a time with fused
+    ``addcmul`` steps on (B, H) rows (``a_{i+1} = a_i + x_i W_i``, so a_i never depends
+    on x_i or a later value); the activations and the output layer then run on whole
+    (L, B, H) blocks. Only the pre-activation at each block's start is saved; the
+    backward recomputes a block's hidden units rather than storing (D, B, H).
+    """
+
+    @staticmethod
+    def _hidden(start: torch.Tensor, xb_n: torch.Tensor, Wb_n: torch.Tensor,
+                relu: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hidden units of one block (L, B, H) and the pre-activation after it (B, H)."""
+        L = Wb_n.shape[0]
+        a = start.new_empty(L + 1, *start.shape)  # (L + 1, B, H)
+        a[0] = start
+        for i in range(L):
+            torch.addcmul(a[i], xb_n[:, i, None], Wb_n[i], out=a[i + 1])
+        end = a[L].clone()
+        h = a[:L]
+        return (h.relu_() if relu else h.sigmoid_()), end
+
+    @staticmethod
+    def forward(ctx, xo, Wo, c, Vo, bo, relu):
+        B, D = xo.shape
+        L, nb = _blocks(D)
+        xb = _by_block(xo.t(), nb, L).permute(0, 2, 1).contiguous()  # (nb, B, L)
+        Wb, Vb = _by_block(Wo, nb, L), _by_block(Vo, nb, L)  # (nb, L, H)
+        starts = xo.new_empty(nb, B, Wo.shape[1])  # (nb, B, H): a at each block's first position
+        logits = xo.new_empty(nb, L, B, 1)
+        a = c.expand(B, -1)
+        for n in range(nb):
+            starts[n] = a
+            h, a = _BinaryConditionals._hidden(starts[n], xb[n], Wb[n], relu)  # (L, B, H)
+            torch.bmm(h, Vb[n][:, :, None], out=logits[n])  # (L, B, 1)
+        ctx.save_for_backward(xb, Wb, Vb, starts)
+        ctx.relu, ctx.D = relu, D
+        return logits.view(nb * L, B)[:D].t() + bo  # (B, D)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dlogits):
+        xb, Wb, Vb, starts = ctx.saved_tensors
+        nb, L, H = Wb.shape
+        D, B = ctx.D, xb.shape[1]
+        dl = _by_block(dlogits.t().contiguous(), nb, L)  # (nb, L, B)
+        dWb, dVb = torch.empty_like(Wb), torch.empty_like(Vb)
+        later = dlogits.new_zeros(B, H)  # sum of dL/da over every position after the current one
+        S = dlogits.new_empty(L, B, H)
+        for n in reversed(range(nb)):
+            h, _ = _BinaryConditionals._hidden(starts[n], xb[n], Wb[n], ctx.relu)  # (L, B, H)
+            torch.bmm(dl[n][:, None, :], h, out=dVb[n][:, None, :])  # (L, 1, H)
+            dh = dl[n][:, :, None] * Vb[n][:, None, :]  # (L, B, H)
+            da = (torch.ops.aten.threshold_backward(dh, h, 0) if ctx.relu
+                  else torch.ops.aten.sigmoid_backward(dh, h))  # (L, B, H)
+            # x_j W_j feeds a_i for every i > j: W_j's gradient is x_j times their summed dL/da
+            S[L - 1] = later
+            for j in range(L - 1, 0, -1):
+                torch.add(S[j], da[j], out=S[j - 1])
+            later = S[0] + da[0]
+            torch.bmm(xb[n].t()[:, None, :], S, out=dWb[n][:, None, :])  # (L, 1, H)
+        dWo = dWb.view(nb * L, H)[:D]
+        dVo = dVb.view(nb * L, H)[:D]
+        return None, dWo, later.sum(0), dVo, dlogits.sum(0), None
