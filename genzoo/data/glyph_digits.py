@@ -46,6 +46,10 @@ class GlyphDigitsOptions(ImageOptions):
         n_train: training images (balanced over the 10 digits).
         n_test: test images.
         seed: the rendering seed of train (test uses ``seed + 1``).
+        elastic: strength of an elastic distortion of every digit (Simard, Steinkraus &
+            Platt 2003: a random displacement field smoothed by a Gaussian of 4 pixels and
+            scaled by ``elastic``; they use 34); 0 = none. It varies the digits' shapes,
+            which two fonts alone do not.
         binarize: as for MNIST.
         scale: as for MNIST.
     """
@@ -53,11 +57,13 @@ class GlyphDigitsOptions(ImageOptions):
     n_train: int = 10000
     n_test: int = 2000
     seed: int = 0
+    elastic: float = 0.0
 
     def validate(self) -> None:
         super().validate()
         positive(self.n_train, "n_train")
         positive(self.n_test, "n_test")
+        positive(self.elastic, "elastic", allow_zero=True)
 
 
 def _fonts():
@@ -87,12 +93,50 @@ def _draw(digit: int, fonts, rng: np.random.Generator):
     return canvas.crop(canvas.getbbox())
 
 
-def render(labels: np.ndarray, *, seed: int) -> np.ndarray:
+def _elastic(images: np.ndarray, noise: np.ndarray, alpha: float) -> np.ndarray:
+    """Elastic distortion (Simard et al. 2003) of ``images`` (N, 4H, 4W) uint8 drawn at 4x.
+
+    ``noise`` (N, 2, H, W) uniform in [-1, 1], one value per 28x28 pixel and direction, is
+    blurred by a Gaussian of 4 pixels, scaled to ``alpha`` pixels, upsampled to the
+    drawing's size and used as a displacement field (bilinear resampling).
+    """
+    import torch.nn.functional as F
+
+    sigma, side = 4, SIZE * ZOOM
+    t = torch.arange(-3 * sigma, 3 * sigma + 1, dtype=torch.float32)
+    k = torch.exp(-t**2 / (2 * sigma**2))
+    k = k / k.sum()
+    n = len(images)
+    field = torch.from_numpy(noise).float().view(2 * n, 1, SIZE, SIZE)
+    field = F.conv2d(F.pad(field, (0, 0, 3 * sigma, 3 * sigma)), k.view(1, 1, -1, 1))
+    field = F.conv2d(F.pad(field, (3 * sigma, 3 * sigma, 0, 0)), k.view(1, 1, 1, -1)) * alpha  # pixels
+    field = F.interpolate(field.view(n, 2, SIZE, SIZE), scale_factor=ZOOM, mode="bilinear", align_corners=False)
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, side), torch.linspace(-1, 1, side), indexing="ij")
+    grid = torch.stack([xs, ys], -1) + field.permute(0, 2, 3, 1) * (2 / SIZE)  # (N, 4H, 4W, 2), [-1, 1] units
+    x = torch.from_numpy(images).float()[:, None]  # (N, 1, 4H, 4W)
+    moved = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return moved[:, 0].clamp(0, 255).round().to(torch.uint8).numpy()
+
+
+def render(labels: np.ndarray, *, seed: int, elastic: float = 0.0) -> np.ndarray:
     """Rendered digits (N, 28, 28) uint8 (ink bright on black, like MNIST) for ``labels``;
-    every augmentation is drawn from ``seed``, so the same call gives the same images."""
+    every augmentation is drawn from ``seed``, so the same call gives the same images.
+    ``elastic`` > 0 distorts each digit (its own random stream, so the other draws and
+    the images at ``elastic`` 0 stay the same)."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
+    warp = np.random.default_rng([seed, 1])
+    chunk = 500  # drawings at 4x kept for one elastic batch
+    drawn: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        big = np.stack([a for _, a in drawn])
+        big = _elastic(big, warp.uniform(-1, 1, size=(len(drawn), 2, SIZE, SIZE)), elastic)
+        for (j, _), a in zip(drawn, big):
+            out[j] = np.asarray(Image.fromarray(a).resize((SIZE, SIZE), Image.BOX), dtype=np.uint8)
+        drawn.clear()
+
     fonts = _fonts()
     out = np.zeros((len(labels), SIZE, SIZE), dtype=np.uint8)
     for i, d in enumerate(labels):
@@ -112,27 +156,34 @@ def render(labels: np.ndarray, *, seed: int) -> np.ndarray:
         big = Image.new("L", (SIZE * ZOOM, SIZE * ZOOM), 0)
         jx, jy = (rng.uniform(-2, 2, size=2) * ZOOM).round().astype(int)
         big.paste(glyph, ((SIZE * ZOOM - glyph.width) // 2 + jx, (SIZE * ZOOM - glyph.height) // 2 + jy))
+        if elastic > 0:
+            drawn.append((i, np.asarray(big, dtype=np.uint8)))
+            if len(drawn) == chunk:
+                flush()
+            continue
         out[i] = np.asarray(big.resize((SIZE, SIZE), Image.BOX), dtype=np.uint8)
+    if drawn:
+        flush()
     return out
 
 
-def rendered_split(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def rendered_split(n: int, *, seed: int, elastic: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` rendered digits (N, 1, 28, 28) uint8 and their labels (N,) int64: digits
     0..9 in turn, in an order shuffled with ``seed``."""
     labels = np.random.default_rng(seed).permutation(np.arange(n) % 10).astype(np.int64)
-    return render(labels, seed=seed)[:, None], labels
+    return render(labels, seed=seed, elastic=elastic)[:, None], labels
 
 
 @register_dataset("glyph_digits", GlyphDigitsOptions,
                   "digits rendered from Pillow's built-in fonts with seeded augmentations (stroke, rotation, "
-                  "slant, scale, jitter), 28x28, 10 classes; built in, offline; options n_train, n_test, seed, "
+                  "slant, scale, jitter), 28x28, 10 classes; built in, offline; options n_train, n_test, seed, elastic, "
                   "binarize, scale")
 def load_glyph_digits(root: Path | None, opts: GlyphDigitsOptions, *, download: bool = True) -> Dataset:
     splits = {}
     fields: dict = {}
     transform = None
     for k, n, seed in (("train", opts.n_train, opts.seed), ("test", opts.n_test, opts.seed + 1)):
-        images, labels = rendered_split(n, seed=seed)
+        images, labels = rendered_split(n, seed=seed, elastic=opts.elastic)
         x, fields, transform = prepare_images(images, 256, opts)
         splits[k] = Split(x, torch.from_numpy(labels))
     spec = DataSpec(name="glyph_digits", kind="image", shape=(1, SIZE, SIZE), num_classes=10, **fields)
@@ -147,14 +198,19 @@ class GlyphMnistOptions:
     Args:
         seed: the rendering seed of the training sources (test: ``seed + 1``), as in
             ``glyph_digits`` (same seed, same images).
+        elastic: elastic distortion of the rendered sources, as in ``glyph_digits``.
     """
 
     seed: int = 0
+    elastic: float = 0.0
+
+    def validate(self) -> None:
+        positive(self.elastic, "elastic", allow_zero=True)
 
 
 @register_dataset("glyph_mnist", GlyphMnistOptions,
                   "SimGAN's unpaired domains: rendered digits (source, labelled) and real MNIST digits "
-                  "(target, unlabelled, from --data-dir); option seed")
+                  "(target, unlabelled, from --data-dir); options seed, elastic")
 def load_glyph_mnist(root: Path | None, opts: GlyphMnistOptions, *, download: bool = True) -> Dataset:
     from genzoo.data.dataset import load_dataset
 
@@ -163,7 +219,7 @@ def load_glyph_mnist(root: Path | None, opts: GlyphMnistOptions, *, download: bo
     for i, (k, seed) in enumerate((("train", opts.seed), ("test", opts.seed + 1))):
         x = real.split(k).x
         x = x[torch.from_numpy(np.random.default_rng(SHUFFLE_SEED + i).permutation(len(x)))]  # no pairing
-        images, labels = rendered_split(len(x), seed=seed)
+        images, labels = rendered_split(len(x), seed=seed, elastic=opts.elastic)
         splits[k] = Split(x.contiguous(), None, {"source": torch.from_numpy(images).float() / 255.0,
                                                  "source_y": torch.from_numpy(labels)})
     spec = DataSpec(name="glyph_mnist", kind="image", shape=(1, SIZE, SIZE), value_type="continuous",
@@ -171,4 +227,4 @@ def load_glyph_mnist(root: Path | None, opts: GlyphMnistOptions, *, download: bo
                     extra={"source_shape": [1, SIZE, SIZE], "paired": False, "pair_kind": "glyphs",
                            "source_classes": 10})
     return Dataset(spec=spec, train=splits["train"], test=splits["test"],
-                   info={"seed": opts.seed, "real": "mnist"})
+                   info={"seed": opts.seed, "elastic": opts.elastic, "real": "mnist"})

@@ -134,6 +134,23 @@ def test_rendered_digits_are_seeded_labelled_and_varied():
         load_dataset("glyph_digits", n_train=0)
 
 
+def test_elastic_distortion_moves_strokes_and_nothing_else():
+    plain = load_dataset("glyph_digits", n_train=30, n_test=10, scale="unit")
+    # a vanishing field resamples the drawing onto itself: the same images (to rounding)
+    still = load_dataset("glyph_digits", n_train=30, n_test=10, scale="unit", elastic=1e-6)
+    assert (still.train.x - plain.train.x).abs().max() <= 1.5 / 255
+    warped = load_dataset("glyph_digits", n_train=30, n_test=10, scale="unit", elastic=34.0)
+    assert torch.equal(warped.train.y, plain.train.y)  # the other draws are untouched
+    change = (warped.train.x - plain.train.x).abs().flatten(1).sum(1)
+    assert bool((change > 5.0).all())  # every digit bent, by several pixels' worth of ink
+    ink, ink_warped = plain.train.x.flatten(1).sum(1), warped.train.x.flatten(1).sum(1)
+    assert bool(((ink_warped / ink - 1).abs() < 0.35).all())  # moved, not erased
+    again = load_dataset("glyph_digits", n_train=30, n_test=10, scale="unit", elastic=34.0)
+    assert torch.equal(again.train.x, warped.train.x)
+    with pytest.raises(GenzooError, match="elastic"):
+        load_dataset("glyph_digits", elastic=-1.0)
+
+
 def test_glyph_mnist_pairs_rendered_digits_with_unlabelled_mnist(tiny_mnist):
     d = load_dataset("glyph_mnist", root=tiny_mnist)
     assert d.spec.extra["source_shape"] == [1, 28, 28] and d.train.y is None
@@ -142,6 +159,9 @@ def test_glyph_mnist_pairs_rendered_digits_with_unlabelled_mnist(tiny_mnist):
     assert torch.allclose(d.train.extra["source"], glyphs.train.x) and torch.equal(d.train.extra["source_y"],
                                                                                    glyphs.train.y)
     assert torch.allclose(d.test.extra["source"], glyphs.test.x)
+    bent = load_dataset("glyph_mnist", root=tiny_mnist, elastic=34.0)
+    assert bent.info["elastic"] == 34.0 and torch.equal(bent.train.x, d.train.x)
+    assert not torch.allclose(bent.train.extra["source"], d.train.extra["source"])
 
 
 def write_idx(path, array: np.ndarray) -> None:
