@@ -45,14 +45,14 @@ def test_players_follow_the_roles_and_cover_every_parameter(name):
     roles = model.active_roles()
     assert [p.name for p in players] == [r.name for r in roles]
     for p, r in zip(players, roles):
-        declared = [q for m in r.modules for q in getattr(model, m).parameters()]
+        declared = [q for m in r.modules for q in getattr(model, m).parameters() if q.requires_grad]
         assert [id(q) for q in p.parameters] == [id(q) for q in declared]
         assert p.lr == getattr(model.config, r.lr)
         assert p.steps == (getattr(model.config, r.steps) if r.steps else 1)
         want = getattr(model.config, r.betas) if isinstance(r.betas, str) else r.betas
         assert p.betas == (None if want is None else tuple(want))
     trained = {id(q) for p in players for q in p.parameters}
-    assert trained == {id(q) for q in model.parameters()}, "a parameter no player updates"
+    assert trained == {id(q) for q in model.parameters() if q.requires_grad}, "a parameter no player updates"
 
 
 def test_settings_reach_the_players_and_roles_can_be_switched_off():
@@ -72,3 +72,28 @@ def test_spectral_norm_goes_to_the_critics_only():
     model = build_model("gan", SPECS["vec-cont"], {"spectral_norm": True, "g_hidden": (8,), "d_hidden": (8,)})
     assert any(parametrize.is_parametrized(m) for m in model.discriminator.modules())
     assert not any(parametrize.is_parametrized(m) for m in model.generator.modules())
+
+
+def test_ssgan_data_init_standardises_and_frozen_scales_stay():
+    from genzoo.data.dataset import load_dataset
+
+    data = load_dataset("digits")
+    model = build_model("ssgan", data.spec, {"d_hidden": (32, 16), "g_hidden": (16,), "labels_per_class": 2,
+                                             "input_noise": 0.0, "hidden_noise": 0.0})
+    model.prepare(data)  # standardises on 500 of the training rows
+    d = model.discriminator
+    from genzoo.nn.values import to_unit
+
+    h = to_unit(data.train.x, data.spec).flatten(1)
+    pre = d.layers[0](h)
+    assert pre.mean(0).abs().max() < 0.2 and (pre.std(0) - 1).abs().max() < 0.2
+    logits, _ = d(h)
+    assert (logits.std(0) - 1).abs().max() < 0.25  # every layer up to the head
+    scales = [layer.parametrizations.weight.original0 for layer in d.layers]
+    assert not any(g.requires_grad for g in scales)
+    assert d.head.parametrizations.weight.original0.requires_grad
+    plain = build_model("ssgan", data.spec, {"d_hidden": (32, 16), "g_hidden": (16,), "labels_per_class": 2,
+                                          "data_init": False, "fixed_scales": False})
+    plain.prepare(data)
+    assert (plain.discriminator.layers[0](h).std(0) - 1).abs().max() > 0.35  # the init did the work
+    assert all(layer.parametrizations.weight.original0.requires_grad for layer in plain.discriminator.layers)

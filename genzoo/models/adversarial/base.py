@@ -108,7 +108,7 @@ class AdversarialModel(GenerativeModel):
 
     def player(self, role: Role) -> Player:
         """The trainer's Player for ``role``: its modules' parameters, loss and settings."""
-        params = [p for m in role.modules for p in getattr(self, m).parameters()]
+        params = [p for m in role.modules for p in getattr(self, m).parameters() if p.requires_grad]  # frozen: not updated
         betas = getattr(self.config, role.betas) if isinstance(role.betas, str) else role.betas
         return Player(role.name, params, getattr(self, role.loss),
                       steps=int(getattr(self.config, role.steps)) if role.steps else 1,
