@@ -182,3 +182,9 @@ def tiny_mnist(shared_data, tmp_path_factory):
         write_idx(root / names[0], images[:n])
         write_idx(root / names[1], labels[:n])
     return root
+
+
+def test_more_discriminator_layers_than_the_image_allows_is_an_error():
+    build_model("simgan", SPEC, {"d_layers": 2})  # 8 -> 4 -> 2
+    with pytest.raises(GenzooError, match="d_layers.*at most 2"):
+        build_model("simgan", SPEC, {"d_layers": 3})  # 2 is below the smallest side that halves

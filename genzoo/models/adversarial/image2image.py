@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genzoo.errors import GenzooError
+
 
 def unet_depth(h: int, w: int, most: int) -> int:
     """How many stride-2 halvings fit (each needs an even side >= 4), at most ``most``."""
@@ -68,6 +70,9 @@ class PatchGAN(nn.Module):
     def __init__(self, c: int, h: int, w: int, *, channels: int = 32, layers: int = 2) -> None:
         super().__init__()
         n = unet_depth(h, w, layers)
+        if n < layers:  # a setting that would silently do nothing
+            raise GenzooError(f"bad value {layers} for d_layers: {h}x{w} images allow at most {n} stride-2 "
+                              f"layers in the patch discriminator (each halves an even side of at least 4)")
         mods: list[nn.Module] = []
         prev = c
         for i in range(n):
