@@ -56,7 +56,8 @@ class SSGANConfig:
         latent_dim: size of the noise z ~ U(0, 1) as in the paper.
         g_hidden: widths of the generator's softplus layers.
         d_hidden: widths of the discriminator's hidden layers.
-        input_noise: std of the Gaussian noise on the discriminator's input (training only).
+        input_noise: std of the Gaussian noise on the discriminator's input (training only),
+            on the [0, 1] pixel scale of the paper and its code.
         hidden_noise: std of the noise on its hidden layers' inputs (training only).
         unsupervised_weight: weight of the unsupervised loss against the supervised one
             (the authors' code: 0.5).
