@@ -98,6 +98,30 @@ def test_self_regularisation_keeps_refined_near_synthetic():
     assert kept < 0.05 and free > 2 * kept  # only the adversarial loss: the refiner drifts away
 
 
+def test_ink_weight_charges_the_ink_the_refiner_removes():
+    model = build_model("simgan", SPEC, {**TINY, "ink_weight": 3.0})
+    batch = tiny_data().train.batch(torch.arange(16))
+    out = model.refiner_loss(batch)
+    synth = batch["source"] * 2 - 1
+    removed = (synth - model.refiner(synth)).clamp_min(0).mean()
+    assert torch.isclose(out["ink_removed"], removed)
+    assert torch.isclose(out["loss"], out["adversarial"] + TINY.get("reg_weight", 5.0) * out["self_regularisation"]
+                         + 3.0 * removed)
+    # only ink taken away is charged: a refiner that darkens pays, one that brightens does not
+    for shift, charged in ((-0.25, 0.25), (0.25, 0.0)):
+        model.refiner = _Shift(shift)
+        assert abs(float(model.refiner_loss(batch)["ink_removed"]) - charged) < 1e-6
+
+
+class _Shift(torch.nn.Module):
+    def __init__(self, d: float) -> None:
+        super().__init__()
+        self.d = d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.d
+
+
 def _train(seed: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)  # the same initial weights; the training seed differs
     model = build_model("simgan", SPEC, TINY)
