@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genzoo.data.dataset import load_dataset
 from genzoo.models.adversarial.base import AdversarialModel, NoiseGAN, Role
 from genzoo.models.registry import build_model, get_model_class, model_names
+from genzoo.nn.values import to_unit
 from tests.models.test_contract import SPECS
 
 ADVERSARIAL = [n for n in model_names() if get_model_class(n).family == "adversarial"]
@@ -75,15 +77,11 @@ def test_spectral_norm_goes_to_the_critics_only():
 
 
 def test_ssgan_data_init_standardises_and_frozen_scales_stay():
-    from genzoo.data.dataset import load_dataset
-
     data = load_dataset("digits")
     model = build_model("ssgan", data.spec, {"d_hidden": (32, 16), "g_hidden": (16,), "labels_per_class": 2,
                                              "input_noise": 0.0, "hidden_noise": 0.0})
     model.prepare(data)  # standardises on 500 of the training rows
     d = model.discriminator
-    from genzoo.nn.values import to_unit
-
     h = to_unit(data.train.x, data.spec).flatten(1)
     pre = d.layers[0](h)
     assert pre.mean(0).abs().max() < 0.2 and (pre.std(0) - 1).abs().max() < 0.2

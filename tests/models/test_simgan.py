@@ -105,7 +105,7 @@ def test_ink_weight_charges_the_ink_the_refiner_removes():
     synth = batch["source"] * 2 - 1
     removed = (synth - model.refiner(synth)).clamp_min(0).mean()
     assert torch.isclose(out["ink_removed"], removed)
-    assert torch.isclose(out["loss"], out["adversarial"] + TINY.get("reg_weight", 5.0) * out["self_regularisation"]
+    assert torch.isclose(out["loss"], out["adversarial"] + model.config.reg_weight * out["self_regularisation"]
                          + 3.0 * removed)
     # only ink taken away is charged: a refiner that darkens pays, one that brightens does not
     for shift, charged in ((-0.25, 0.25), (0.25, 0.0)):
