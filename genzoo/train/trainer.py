@@ -37,13 +37,14 @@ from tqdm.auto import tqdm
 
 from genzoo.data.dataset import Dataset
 from genzoo.errors import GenzooError, TrainingDiverged
-from genzoo.models.base import Batch, GenerativeModel, Player
+from genzoo.models.base import Batch, GenerativeModel
 from genzoo.train import checkpoint as ckpt
 from genzoo.train import distributed as ddp
 from genzoo.train.config import TrainConfig
 from genzoo.train.ema import EMA
 from genzoo.train.guard import INJECT_ENV, FiniteWatch, NonFiniteLoss, injected_fault  # noqa: F401
 from genzoo.train.logging import MetricsLog
+from genzoo.train.players import PlayerForward, make_optimizer, sync_batchnorm
 from genzoo.train.validation import Best, Validator, remove_best, write_best
 
 
@@ -52,53 +53,6 @@ def _mean(values: list[Any]) -> float:
     if isinstance(values[0], torch.Tensor):
         return float(torch.stack([v.float() for v in values]).mean())
     return sum(values) / len(values)
-
-
-def _sync_batchnorm(model: GenerativeModel, cfg: TrainConfig, dist: ddp.DistInfo,
-                    device: torch.device) -> None:
-    """Swap BatchNorm layers for SyncBatchNorm under DDP (in place; same parameters)."""
-    if not cfg.sync_batchnorm:
-        return
-    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    if not any(isinstance(m, norms) for m in model.modules()):
-        raise GenzooError(f"train.sync_batchnorm is set, but {model.name} has no BatchNorm layer")
-    if not dist.enabled:
-        return  # one process: plain BatchNorm already sees the whole batch
-    if device.type != "cuda":
-        raise GenzooError("train.sync_batchnorm needs CUDA devices (PyTorch's SyncBatchNorm does not run "
-                          "on CPU); set train.sync_batchnorm=false")
-    for name, child in model.named_children():  # the model itself stays a GenerativeModel
-        model.add_module(name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
-
-
-class _PlayerForward(nn.Module):
-    """Routes player losses through ``forward`` so DistributedDataParallel sees them."""
-
-    def __init__(self, model: GenerativeModel, players: list[Player]):
-        super().__init__()
-        self.model = model
-        self._losses = [p.loss for p in players]
-
-    def forward(self, batch: Batch, index: int) -> dict[str, torch.Tensor]:
-        return self._losses[index](batch)
-
-
-def _make_optimizer(player: Player, cfg: TrainConfig) -> torch.optim.Optimizer:
-    lr = player.lr if player.lr is not None else cfg.lr
-    betas = player.betas if player.betas is not None else cfg.betas
-    params = list(player.parameters)
-    # The fused kernels run on CPU and CUDA and need floating-point parameters.
-    fused = {"fused": True} if cfg.fused and params and all(
-        p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params) else {}
-    if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused)
-    elif cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused)
-    else:
-        opt = torch.optim.SGD(params, lr=lr, momentum=betas[0], weight_decay=cfg.weight_decay)
-    for g in opt.param_groups:
-        g["base_lr"] = lr
-    return opt
 
 
 class Trainer:
@@ -137,17 +91,17 @@ class Trainer:
 
         model.prepare(data)  # before moving: what it stores in buffers moves with the model
         self.model = model.to(self.device)
-        _sync_batchnorm(model, config, self.dist, self.device)  # before players() and DDP
+        sync_batchnorm(model, config, self.dist, self.device)  # before players() and DDP
         self.model.train()
         self.players = model.players()
-        self.optimizers = {p.name: _make_optimizer(p, config) for p in self.players
+        self.optimizers = {p.name: make_optimizer(p, config) for p in self.players
                            if p.update is None and p.parameters}
         self.ema = EMA(model, config.ema, warmup=config.ema_warmup) if config.ema > 0 else None
         self.validator = Validator(model, data, config) if config.eval_every else None
         self.best = Best()
         self._best_state: dict[str, torch.Tensor] | None = None  # CPU copy of the best weights
         self.stopped_early: str | None = None
-        self._forward: nn.Module = _PlayerForward(model, self.players)
+        self._forward: nn.Module = PlayerForward(model, self.players)
         if self.dist.enabled and self.optimizers:
             from torch.nn.parallel import DistributedDataParallel
 

@@ -121,7 +121,7 @@ def test_sync_batchnorm_converts_only_under_ddp_on_cuda():
     from genzoo.errors import GenzooError
     from genzoo.models.registry import build_model
     from genzoo.train.distributed import DistInfo
-    from genzoo.train.trainer import _sync_batchnorm
+    from genzoo.train.players import sync_batchnorm as _sync_batchnorm
 
     spec = load_dataset("digits").spec
     model = build_model("dcgan", spec, {"channels": "4", "latent_dim": "4"})
@@ -155,7 +155,7 @@ def test_dist_timeout_is_checked(tmp_path, capsys):
 @pytest.mark.parametrize("optimizer", ["adam", "adamw"])
 def test_adam_is_fused_unless_turned_off(optimizer):
     from genzoo.models.base import Player
-    from genzoo.train.trainer import _make_optimizer
+    from genzoo.train.players import make_optimizer as _make_optimizer
 
     def step(fused: bool) -> torch.Tensor:
         w = torch.nn.Parameter(torch.linspace(-1, 1, 6))
