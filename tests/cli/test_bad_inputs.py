@@ -23,9 +23,6 @@ from PIL import Image
 
 from genzoo.cli.main import main
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
 # ---- fixtures: tiny runs the cases corrupt copies of ----------------------------------
 
 @pytest.fixture(scope="module")
@@ -61,11 +58,24 @@ def _copy_run(runs: dict[str, Path], tmp: Path, name: str = "made") -> Path:
     return dst
 
 
+MNIST_N = 200  # images per split of the generated MNIST files
+
+
 def _mnist(tmp: Path) -> Path:
+    """Valid MNIST IDX files (gzip), generated: random 28x28 digits, MNIST_N per split, so
+    the cases need nothing from ../shared."""
+    from genzoo.data.mnist import MNIST_FILES
+
     d = tmp / "mnist"
     d.mkdir()
-    for f in (SHARED / "mnist").iterdir():
-        shutil.copy(f, d / f.name)
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        images, labels = MNIST_FILES[split]
+        pixels = rng.integers(0, 256, size=(MNIST_N, 28, 28), dtype=np.uint8)
+        (d / f"{images}.gz").write_bytes(gzip.compress(
+            bytes([0, 0, 8, 3]) + struct.pack(">III", MNIST_N, 28, 28) + pixels.tobytes()))
+        (d / f"{labels}.gz").write_bytes(gzip.compress(
+            bytes([0, 0, 8, 1]) + struct.pack(">I", MNIST_N) + (np.arange(MNIST_N) % 10).astype(np.uint8).tobytes()))
     return d
 
 
@@ -115,7 +125,7 @@ def _idx_magic(t, r):
 
 def _idx_count_mismatch(t, r):
     d = _mnist(t)
-    _regz(d / "t10k-labels-idx1-ubyte.gz", lambda b: b[:4] + struct.pack(">I", 9999) + b[8:8 + 9999])
+    _regz(d / "t10k-labels-idx1-ubyte.gz", lambda b: b[:4] + struct.pack(">I", MNIST_N - 1) + b[8:8 + MNIST_N - 1])
     return _train("mnist", d)
 
 
