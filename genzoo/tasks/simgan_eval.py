@@ -17,7 +17,9 @@ and each is tested on the MNIST test set (labels from the MNIST files). Also mea
 * with (c), ``real_net_reads``: how often the real-digit classifier reads each set of
   rendered digits (raw and refined) as their own label: refined digits that look more
   like MNIST digits of the right class score higher;
-* ``mean_change``: the mean absolute change per pixel on the [0, 1] scale.
+* ``mean_change``: the mean absolute change per pixel on the [0, 1] scale;
+* ``per_digit``: each classifier's MNIST test accuracy per true digit, which shows where
+  the simulated digits fall short (digits whose rendered shapes differ from handwriting).
 
 ``grid.png``: pairs of rows, rendered digits above their refined versions, two of each
 digit. Everything lands in ``out`` with ``results.json``.
@@ -73,6 +75,12 @@ def accuracy(net: Any, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((net.probs(x).argmax(1) == y).double().mean())
 
 
+def per_digit(net: Any, x: torch.Tensor, y: torch.Tensor) -> list[float | None]:
+    """Accuracy on the images of each digit 0..9 (None for a digit absent from ``y``)."""
+    hit = (net.probs(x).argmax(1) == y).double()
+    return [float(hit[y == d].mean()) if bool((y == d).any()) else None for d in range(10)]
+
+
 def grid_rows(raw: torch.Tensor, refined: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Images for a grid of 10 columns: rows of rendered digits 0..9, each followed by the
     same digits refined (``GRID_PER_DIGIT`` pairs of rows)."""
@@ -124,6 +132,7 @@ def simgan_eval(loaded: Any, out: Path, *, steps: int = 600, batch_size: int = 6
         res["real_net_reads"] = {"raw": accuracy(nets["real"].net, raw, y),
                                  "refined": accuracy(nets["real"].net, refined, y)}
     res["refined_minus_raw"] = res["mnist_accuracy"]["refined"] - res["mnist_accuracy"]["raw"]
+    res["per_digit"] = {k: per_digit(v.net, test.x, test.y) for k, v in nets.items()}
     out.mkdir(parents=True, exist_ok=True)
     from PIL import Image
 
@@ -144,6 +153,9 @@ def format_results(res: dict[str, Any]) -> list[str]:
              f"MNIST test accuracy ({res['mnist_test_images']} images):"]
     lines += [f"  {names[k]:<30} {100 * v:6.2f}%" for k, v in acc.items()]
     lines.append(f"refined - raw: {100 * res['refined_minus_raw']:+.2f} points")
+    lines.append("per digit (MNIST test):" + "".join(f"{d:>6}" for d in range(10)))
+    lines += [f"  {k:<21}" + "".join("     -" if v is None else f"{100 * v:6.1f}" for v in accs)
+              for k, accs in res["per_digit"].items()]
     lines.append(f"labels kept (raw-digit classifier on refined digits): {100 * res['labels_kept']:.2f}%; "
                  f"mean change per pixel {res['mean_change']:.3f}")
     if "real_net_reads" in res:

@@ -66,11 +66,50 @@ def test_discriminator_step_feeds_the_history_only_while_training():
     assert int(model.history.count) == 3
 
 
-def test_refiner_keeps_the_shape():
+@pytest.mark.parametrize("preact", [False, True])
+def test_refiner_keeps_the_shape_and_starts_near_the_identity(preact):
     for shape in ((1, 8, 8), (1, 28, 28), (3, 5, 7)):
-        r = Refiner(shape[0], channels=4, blocks=2)
-        out = r(torch.rand(2, *shape) * 2 - 1)
+        r = Refiner(shape[0], channels=4, blocks=2, preact=preact)
+        x = torch.rand(2, *shape) * 2 - 1
+        out = r(x)
         assert out.shape == (2, *shape) and out.abs().max() <= 1
+        assert float((out - x).abs().max()) < 0.05
+
+
+def _first_layer_grad(preact: bool) -> float:
+    """The gradient reaching the refiner's first convolution when every unit inside the
+    ResNet blocks is switched off (their biases far negative): dead units, as in training."""
+    torch.manual_seed(0)
+    r = Refiner(1, channels=4, blocks=2, preact=preact)
+    with torch.no_grad():
+        for m in r.modules():
+            if isinstance(m, torch.nn.Conv2d) and m is not r.net[0] and m is not r.net[-1]:
+                m.bias.fill_(-100.0)
+    r.propose(torch.rand(2, 1, 8, 8) * 2 - 1).sum().backward()
+    return float(r.net[0].weight.grad.abs().sum())
+
+
+def test_preactivation_blocks_pass_gradients_past_dead_units():
+    assert _first_layer_grad(False) == 0.0  # relu after the sum: the refiner is stuck
+    assert _first_layer_grad(True) > 0.0  # the skip path still carries the gradient
+
+
+@pytest.mark.parametrize("unclipped", [False, True])
+def test_reg_unclipped_charges_changes_past_the_range(unclipped):
+    """A refiner pushing a black image further below -1 changes nothing visible; only the
+    self-regularisation on the unclipped proposal charges it and pulls it back."""
+    model = build_model("simgan", SPEC, {**TINY, "reg_unclipped": unclipped, "reg_weight": 2.0})
+    with torch.no_grad():
+        model.refiner.net[-1].bias.fill_(-5.0)
+    black = tiny_data().train.batch(torch.arange(4))
+    black["source"] = torch.zeros_like(black["source"])
+    out = model.refiner_loss(black)
+    out["loss"].backward()
+    grad = model.refiner.net[-1].bias.grad
+    if unclipped:
+        assert float(out["self_regularisation"]) > 4.9 and float(grad) < 0  # a descent step raises the bias
+    else:
+        assert float(out["self_regularisation"]) == 0.0 and float(grad) == 0.0
 
 
 def _refiner_steps(reg_weight: float, steps: int = 30) -> float:
@@ -108,7 +147,9 @@ def test_ink_weight_charges_the_ink_the_refiner_removes():
     assert torch.isclose(out["loss"], out["adversarial"] + model.config.reg_weight * out["self_regularisation"]
                          + 3.0 * removed)
     # only ink taken away is charged: a refiner that darkens pays, one that brightens does not
-    for shift, charged in ((-0.25, 0.25), (0.25, 0.0)):
+    darker = float((synth - (synth - 0.25).clamp_min(-1.0)).mean())  # what is left to take near black
+    assert 0.2 < darker < 0.25
+    for shift, charged in ((-0.25, darker), (0.25, 0.0)):
         model.refiner = _Shift(shift)
         assert abs(float(model.refiner_loss(batch)["ink_removed"]) - charged) < 1e-6
 
@@ -118,8 +159,11 @@ class _Shift(torch.nn.Module):
         super().__init__()
         self.d = d
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def propose(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.propose(x).clamp(-1.0, 1.0)
 
 
 def _train(seed: int) -> dict[str, torch.Tensor]:

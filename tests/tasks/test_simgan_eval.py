@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from genzoo.cli.main import main
+from genzoo.data.dataset import load_dataset
 from genzoo.tasks import simgan_eval
 from tests.models.test_simgan import write_idx
 
@@ -49,12 +50,20 @@ def test_eval_reports_raw_refined_and_real_accuracy(run, tmp_path, capsys):
     assert res["refined_minus_raw"] == pytest.approx(res["mnist_accuracy"]["refined"] - res["mnist_accuracy"]["raw"])
     assert 0 <= res["labels_kept"] <= 1 and set(res["real_net_reads"]) == {"raw", "refined"}
     assert res["mean_change"] > 0  # an untrained refiner changes the images
+    test_y = simgan_eval.random_rows(torch.arange(40), 20, seed=0)  # the test rows the task picked
+    labels = load_dataset("mnist", root=run.parent / "mnist", download=False).test.y[test_y]
+    counts = torch.bincount(labels, minlength=10)
+    for k, accs in res["per_digit"].items():  # per-digit accuracies weighted by count give the total
+        assert [a is None for a in accs] == (counts == 0).tolist()
+        total = sum(a * int(n) for a, n in zip(accs, counts) if a is not None) / int(counts.sum())
+        assert total == pytest.approx(res["mnist_accuracy"][k])
     w, h = Image.open(out / "grid.png").size
     assert w > 10 * 56 and h > 4 * 56  # 10 digits, 2 pairs of rows
     assert main(["simgan-eval", str(run), "--steps", "2", "--count", "30", "--test-count", "20",
                  "--out", str(tmp_path / "plain")]) == 0
     text = capsys.readouterr().out
     assert "(a) raw" in text and "(b) refined" in text and "(c)" not in text and "labels kept" in text
+    assert "per digit" in text
 
 
 def test_the_classifiers_see_the_same_images_but_refined(run):
