@@ -50,6 +50,9 @@ class GlyphDigitsOptions(ImageOptions):
             Platt 2003: a random displacement field smoothed by a Gaussian of 4 pixels and
             scaled by ``elastic``; they use 34); 0 = none. It varies the digits' shapes,
             which two fonts alone do not.
+        bold: strokes made thicker by about this many pixels (a grey dilation of the 4x
+            drawing by ``round(2 * bold)`` pixels on each side): a pen bolder than MNIST's,
+            a simulator whose look is off while its shapes are kept; 0 = none.
         binarize: as for MNIST.
         scale: as for MNIST.
     """
@@ -58,12 +61,14 @@ class GlyphDigitsOptions(ImageOptions):
     n_test: int = 2000
     seed: int = 0
     elastic: float = 0.0
+    bold: float = 0.0
 
     def validate(self) -> None:
         super().validate()
         positive(self.n_train, "n_train")
         positive(self.n_test, "n_test")
         positive(self.elastic, "elastic", allow_zero=True)
+        positive(self.bold, "bold", allow_zero=True)
 
 
 def _fonts():
@@ -118,12 +123,13 @@ def _elastic(images: np.ndarray, noise: np.ndarray, alpha: float) -> np.ndarray:
     return moved[:, 0].clamp(0, 255).round().to(torch.uint8).numpy()
 
 
-def render(labels: np.ndarray, *, seed: int, elastic: float = 0.0) -> np.ndarray:
+def render(labels: np.ndarray, *, seed: int, elastic: float = 0.0, bold: float = 0.0) -> np.ndarray:
     """Rendered digits (N, 28, 28) uint8 (ink bright on black, like MNIST) for ``labels``;
     every augmentation is drawn from ``seed``, so the same call gives the same images.
     ``elastic`` > 0 distorts each digit (its own random stream, so the other draws and
-    the images at ``elastic`` 0 stay the same)."""
-    from PIL import Image
+    the images at ``elastic`` 0 stay the same); ``bold`` > 0 thickens every stroke by
+    about ``bold`` pixels (no random draws: the digits are otherwise the same)."""
+    from PIL import Image, ImageFilter
 
     rng = np.random.default_rng(seed)
     warp = np.random.default_rng([seed, 1])
@@ -137,6 +143,7 @@ def render(labels: np.ndarray, *, seed: int, elastic: float = 0.0) -> np.ndarray
             out[j] = np.asarray(Image.fromarray(a).resize((SIZE, SIZE), Image.BOX), dtype=np.uint8)
         drawn.clear()
 
+    grow = round(bold * ZOOM / 2)  # pixels added on each side of a stroke at 4x
     fonts = _fonts()
     out = np.zeros((len(labels), SIZE, SIZE), dtype=np.uint8)
     for i, d in enumerate(labels):
@@ -156,6 +163,8 @@ def render(labels: np.ndarray, *, seed: int, elastic: float = 0.0) -> np.ndarray
         big = Image.new("L", (SIZE * ZOOM, SIZE * ZOOM), 0)
         jx, jy = (rng.uniform(-2, 2, size=2) * ZOOM).round().astype(int)
         big.paste(glyph, ((SIZE * ZOOM - glyph.width) // 2 + jx, (SIZE * ZOOM - glyph.height) // 2 + jy))
+        if grow:
+            big = big.filter(ImageFilter.MaxFilter(2 * grow + 1))
         if elastic > 0:
             drawn.append((i, np.asarray(big, dtype=np.uint8)))
             if len(drawn) == chunk:
@@ -167,23 +176,23 @@ def render(labels: np.ndarray, *, seed: int, elastic: float = 0.0) -> np.ndarray
     return out
 
 
-def rendered_split(n: int, *, seed: int, elastic: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def rendered_split(n: int, *, seed: int, elastic: float = 0.0, bold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` rendered digits (N, 1, 28, 28) uint8 and their labels (N,) int64: digits
     0..9 in turn, in an order shuffled with ``seed``."""
     labels = np.random.default_rng(seed).permutation(np.arange(n) % 10).astype(np.int64)
-    return render(labels, seed=seed, elastic=elastic)[:, None], labels
+    return render(labels, seed=seed, elastic=elastic, bold=bold)[:, None], labels
 
 
 @register_dataset("glyph_digits", GlyphDigitsOptions,
                   "digits rendered from Pillow's built-in fonts with seeded augmentations (stroke, rotation, "
                   "slant, scale, jitter), 28x28, 10 classes; built in, offline; options n_train, n_test, seed, elastic, "
-                  "binarize, scale")
+                  "bold, binarize, scale")
 def load_glyph_digits(root: Path | None, opts: GlyphDigitsOptions, *, download: bool = True) -> Dataset:
     splits = {}
     fields: dict = {}
     transform = None
     for k, n, seed in (("train", opts.n_train, opts.seed), ("test", opts.n_test, opts.seed + 1)):
-        images, labels = rendered_split(n, seed=seed, elastic=opts.elastic)
+        images, labels = rendered_split(n, seed=seed, elastic=opts.elastic, bold=opts.bold)
         x, fields, transform = prepare_images(images, 256, opts)
         splits[k] = Split(x, torch.from_numpy(labels))
     spec = DataSpec(name="glyph_digits", kind="image", shape=(1, SIZE, SIZE), num_classes=10, **fields)
@@ -199,18 +208,21 @@ class GlyphMnistOptions:
         seed: the rendering seed of the training sources (test: ``seed + 1``), as in
             ``glyph_digits`` (same seed, same images).
         elastic: elastic distortion of the rendered sources, as in ``glyph_digits``.
+        bold: thicker strokes of the rendered sources, as in ``glyph_digits``.
     """
 
     seed: int = 0
     elastic: float = 0.0
+    bold: float = 0.0
 
     def validate(self) -> None:
         positive(self.elastic, "elastic", allow_zero=True)
+        positive(self.bold, "bold", allow_zero=True)
 
 
 @register_dataset("glyph_mnist", GlyphMnistOptions,
                   "SimGAN's unpaired domains: rendered digits (source, labelled) and real MNIST digits "
-                  "(target, unlabelled, from --data-dir); options seed, elastic")
+                  "(target, unlabelled, from --data-dir); options seed, elastic, bold")
 def load_glyph_mnist(root: Path | None, opts: GlyphMnistOptions, *, download: bool = True) -> Dataset:
     from genzoo.data.dataset import load_dataset
 
@@ -219,7 +231,7 @@ def load_glyph_mnist(root: Path | None, opts: GlyphMnistOptions, *, download: bo
     for i, (k, seed) in enumerate((("train", opts.seed), ("test", opts.seed + 1))):
         x = real.split(k).x
         x = x[torch.from_numpy(np.random.default_rng(SHUFFLE_SEED + i).permutation(len(x)))]  # no pairing
-        images, labels = rendered_split(len(x), seed=seed, elastic=opts.elastic)
+        images, labels = rendered_split(len(x), seed=seed, elastic=opts.elastic, bold=opts.bold)
         splits[k] = Split(x.contiguous(), None, {"source": torch.from_numpy(images).float() / 255.0,
                                                  "source_y": torch.from_numpy(labels)})
     spec = DataSpec(name="glyph_mnist", kind="image", shape=(1, SIZE, SIZE), value_type="continuous",
@@ -227,4 +239,4 @@ def load_glyph_mnist(root: Path | None, opts: GlyphMnistOptions, *, download: bo
                     extra={"source_shape": [1, SIZE, SIZE], "paired": False, "pair_kind": "glyphs",
                            "source_classes": 10})
     return Dataset(spec=spec, train=splits["train"], test=splits["test"],
-                   info={"seed": opts.seed, "elastic": opts.elastic, "real": "mnist"})
+                   info={"seed": opts.seed, "elastic": opts.elastic, "bold": opts.bold, "real": "mnist"})

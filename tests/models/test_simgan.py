@@ -219,6 +219,23 @@ def test_elastic_distortion_moves_strokes_and_nothing_else():
         load_dataset("glyph_digits", elastic=-1.0)
 
 
+def test_bold_thickens_every_stroke_and_changes_nothing_else():
+    from genzoo.data.attributes import thickness
+
+    plain = load_dataset("glyph_digits", n_train=30, n_test=10, scale="unit")
+    assert torch.equal(load_dataset("glyph_digits", n_train=30, n_test=10, scale="unit", bold=0.0).train.x,
+                       plain.train.x)
+    bold = load_dataset("glyph_digits", n_train=30, n_test=10, scale="unit", bold=1.0)
+    assert torch.equal(bold.train.y, plain.train.y)
+    assert bool((bold.train.x >= plain.train.x - 1.5 / 255).all())  # ink is only ever added (to rounding)
+    grown = thickness(bold.train.x) - thickness(plain.train.x)
+    assert 0.6 < float(grown.mean()) < 1.8 and bool((grown > 0).all())  # about a pixel thicker, each digit
+    again = load_dataset("glyph_digits", n_train=30, n_test=10, scale="unit", bold=1.0, elastic=34.0)
+    assert torch.equal(again.train.y, plain.train.y)
+    with pytest.raises(GenzooError, match="bold"):
+        load_dataset("glyph_digits", bold=-0.5)
+
+
 def test_glyph_mnist_pairs_rendered_digits_with_unlabelled_mnist(tiny_mnist):
     d = load_dataset("glyph_mnist", root=tiny_mnist)
     assert d.spec.extra["source_shape"] == [1, 28, 28] and d.train.y is None
