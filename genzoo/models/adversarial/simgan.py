@@ -80,7 +80,7 @@ class SimGANConfig:
         reg_unclipped: the self-regularisation on the refiner's proposed image
             ``x + change`` before it is clipped to [-1, 1]. On the clipped image a change
             past the range costs nothing and gets no gradient, and the refiner's change on
-            the background drifted far below -1 (measured: -18), where it can no longer
+            the background drifted far below -1 (measured: -19.8), where it can no longer
             add ink: it could only erode. Charging the unclipped change pulls it back.
         loss: GAN loss (:data:`genzoo.models.adversarial.losses.LOSSES` but ``wasserstein_gp``).
         lr: learning rate of both players (Adam, betas 0.5, 0.999).
