@@ -9,7 +9,7 @@ such change moves the accuracy by more than the spread between seeds, neither ca
 refiner that changes the look alone.
 
     python benchmarks/simgan_look_controls.py --data-dir ../shared/data/mnist [--elastic 34]
-        [--seeds 0,1,2] [--looks raw,thin,blur,binary,thick] [--steps 400]
+        [--bold 1] [--seeds 0,1,2] [--looks raw,thin,blur,binary,thick,erode,erode1] [--steps 400]
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ LOOKS = {  # (B, 1, 28, 28) in [0, 1] -> the same digits with another look
     "blur": _blur,  # Gaussian, sigma 0.7 pixels
     "binary": lambda x: (x > 0.5).to(x.dtype),  # no anti-aliasing
     "thick": lambda x: 0.5 * x + 0.5 * F.max_pool2d(x, 3, 1, 1),  # half a 3x3 dilation
+    "erode": lambda x: 0.5 * x - 0.5 * F.max_pool2d(-x, 3, 1, 1),  # half a 3x3 erosion
+    "erode1": lambda x: -F.max_pool2d(-x, 3, 1, 1),  # a full 3x3 erosion
 }
 
 
@@ -46,6 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", required=True, help="the MNIST files")
     ap.add_argument("--elastic", type=float, default=34.0, help="glyph_mnist's elastic option (its recipe: 34)")
+    ap.add_argument("--bold", type=float, default=0.0, help="glyph_mnist's bold option (0: the plain pen)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--looks", default=",".join(LOOKS))
     ap.add_argument("--steps", type=int, default=400)
@@ -56,10 +59,11 @@ def main() -> None:
     unknown = [k for k in looks if k not in LOOKS]
     if unknown:
         raise SystemExit(f"unknown look {unknown[0]!r}; choose from {', '.join(LOOKS)}")
-    glyphs = load_dataset("glyph_mnist", root=args.data_dir, download=False, elastic=args.elastic).train
+    glyphs = load_dataset("glyph_mnist", root=args.data_dir, download=False, elastic=args.elastic,
+                          bold=args.bold).train
     x, y = glyphs.extra["source"], glyphs.extra["source_y"]
     test = load_dataset("mnist", root=args.data_dir, download=False, scale="unit").test
-    print(f"# {len(x)} rendered digits (elastic {args.elastic}), classifier {args.steps} steps of {args.batch_size}, "
+    print(f"# {len(x)} rendered digits (elastic {args.elastic}, bold {args.bold}), classifier {args.steps} steps of {args.batch_size}, "
           f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.2f}")
     acc: dict[str, list[float]] = {}
     for look in looks:

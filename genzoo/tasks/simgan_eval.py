@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from genzoo.data.dataset import Dataset, Split, load_dataset, random_rows
 from genzoo.data.spec import DataSpec
@@ -92,14 +94,39 @@ def grid_rows(raw: torch.Tensor, refined: torch.Tensor, y: torch.Tensor) -> torc
     return torch.cat(rows)
 
 
+def _mean(values: list[Any]) -> Any:
+    """The mean of numbers, or elementwise of equal-length lists (None stays None)."""
+    if isinstance(values[0], list):
+        return [None if v[0] is None else sum(v) / len(v) for v in zip(*values)]
+    return sum(values) / len(values)
+
+
+def _sd(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    m = sum(values) / len(values)
+    return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+
+
 def simgan_eval(loaded: Any, out: Path, *, steps: int = 600, batch_size: int = 64, count: int | None = None,
-                test_count: int | None = None, real: bool = False, seed: int = 0) -> dict[str, Any]:
+                test_count: int | None = None, real: bool = False, seed: int = 0,
+                seeds: Sequence[int] | None = None) -> dict[str, Any]:
     """Train the classifiers (a), (b) and (c if ``real``) and test them on MNIST; write
-    ``out/grid.png`` and ``out/results.json``; returns the results."""
+    ``out/grid.png`` and ``out/results.json``; returns the results.
+
+    ``seed`` picks the digits (with ``count``, ``test_count``) and seeds the classifiers;
+    ``seeds`` instead trains each classifier once per seed, and the accuracies (overall,
+    per digit, labels kept, real-net reads) are means over the seeds, with the per-seed
+    values, their spread and the paired refined - raw differences in ``per_seed``: on
+    simulated training data a classifier's accuracy on real digits varies by points
+    between seeds, more than refining may change it."""
     check_run(loaded)
     for key, v in (("steps", steps), ("batch_size", batch_size), ("count", count), ("test_count", test_count)):
         if v is not None and v < 1:
             raise GenzooError(f"bad value {v!r} for {key}: must be >= 1")
+    seeds = [seed] if seeds is None else list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise GenzooError(f"bad seeds {seeds!r}: give one or more different seeds")
     data = load_data(loaded.config, download=False)
     synth = data.train
     n = len(synth) if count is None else min(count, len(synth))
@@ -113,26 +140,40 @@ def simgan_eval(loaded: Any, out: Path, *, steps: int = 600, batch_size: int = 6
         rows = random_rows(torch.arange(len(test)), test_count, seed=seed)
         test = Split(test.x[rows], test.y[rows])
     refined = refine(loaded.model, raw)
+    real_rows = random_rows(torch.arange(len(mnist.train)), n, seed=seed)
 
-    nets = {"raw": train_on(raw, y, test, steps=steps, batch_size=batch_size, seed=seed),
-            "refined": train_on(refined, y, test, steps=steps, batch_size=batch_size, seed=seed)}
+    runs: list[dict[str, Any]] = []
+    for s in tqdm(seeds, desc="classifier seeds", disable=len(seeds) < 2):
+        nets = {"raw": train_on(raw, y, test, steps=steps, batch_size=batch_size, seed=s),
+                "refined": train_on(refined, y, test, steps=steps, batch_size=batch_size, seed=s)}
+        if real:
+            nets["real"] = train_on(mnist.train.x[real_rows], mnist.train.y[real_rows], test, steps=steps,
+                                    batch_size=batch_size, seed=s)
+        one: dict[str, Any] = {"steps": nets["raw"].info["steps"],
+                               "mnist_accuracy": {k: v.test_accuracy for k, v in nets.items()},
+                               "labels_kept": accuracy(nets["raw"].net, refined, y),
+                               "per_digit": {k: per_digit(v.net, test.x, test.y) for k, v in nets.items()}}
+        if real:
+            one["real_net_reads"] = {"raw": accuracy(nets["real"].net, raw, y),
+                                     "refined": accuracy(nets["real"].net, refined, y)}
+        runs.append(one)
+    kinds = list(runs[0]["mnist_accuracy"])
     res: dict[str, Any] = {
         "run": str(loaded.path), "weights": loaded.weights, "synthetic_images": n, "mnist_test_images": len(test),
-        "classifier": {"network": "genzoo.evaluate.features.FeatureNet", "steps": nets["raw"].info["steps"],
-                       "batch_size": batch_size, "seed": seed},
-        "mnist_accuracy": {k: v.test_accuracy for k, v in nets.items()},
-        "labels_kept": accuracy(nets["raw"].net, refined, y),
+        "classifier": {"network": "genzoo.evaluate.features.FeatureNet", "steps": runs[0]["steps"],
+                       "batch_size": batch_size, "seed": seeds[0], "seeds": seeds},
+        "mnist_accuracy": {k: _mean([r["mnist_accuracy"][k] for r in runs]) for k in kinds},
+        "labels_kept": _mean([r["labels_kept"] for r in runs]),
         "mean_change": float((refined - raw).abs().mean()),
     }
     if real:
-        r = random_rows(torch.arange(len(mnist.train)), n, seed=seed)
-        nets["real"] = train_on(mnist.train.x[r], mnist.train.y[r], test, steps=steps, batch_size=batch_size,
-                                seed=seed)
-        res["mnist_accuracy"]["real"] = nets["real"].test_accuracy
-        res["real_net_reads"] = {"raw": accuracy(nets["real"].net, raw, y),
-                                 "refined": accuracy(nets["real"].net, refined, y)}
-    res["refined_minus_raw"] = res["mnist_accuracy"]["refined"] - res["mnist_accuracy"]["raw"]
-    res["per_digit"] = {k: per_digit(v.net, test.x, test.y) for k, v in nets.items()}
+        res["real_net_reads"] = {k: _mean([r["real_net_reads"][k] for r in runs]) for k in ("raw", "refined")}
+    diffs = [r["mnist_accuracy"]["refined"] - r["mnist_accuracy"]["raw"] for r in runs]
+    res["refined_minus_raw"] = _mean(diffs)
+    res["per_digit"] = {k: _mean([r["per_digit"][k] for r in runs]) for k in kinds}
+    res["per_seed"] = {"seeds": seeds, **{k: [r["mnist_accuracy"][k] for r in runs] for k in kinds},
+                       "refined_minus_raw": diffs, "sd": {k: _sd([r["mnist_accuracy"][k] for r in runs]) for k in kinds},
+                       "refined_minus_raw_sd": _sd(diffs), "refined_wins": sum(d > 0 for d in diffs)}
     out.mkdir(parents=True, exist_ok=True)
     from PIL import Image
 
@@ -152,7 +193,16 @@ def format_results(res: dict[str, Any]) -> list[str]:
     lines = [f"classifier trained on {res['synthetic_images']} images, {res['classifier']['steps']} steps; "
              f"MNIST test accuracy ({res['mnist_test_images']} images):"]
     lines += [f"  {names[k]:<30} {100 * v:6.2f}%" for k, v in acc.items()]
-    lines.append(f"refined - raw: {100 * res['refined_minus_raw']:+.2f} points")
+    ps = res.get("per_seed")
+    if ps and len(ps["seeds"]) > 1:
+        lines[0] = lines[0].replace("MNIST test accuracy", f"mean MNIST test accuracy over seeds {ps['seeds']}")
+        lines[1:] = [f"{line} +/- {100 * ps['sd'][k]:.2f}" for line, k in zip(lines[1:], acc)]
+        lines.append("per seed:     " + "".join(f"{s:>8}" for s in ps["seeds"]))
+        lines += [f"  {k:<11}" + "".join(f"{100 * v:8.2f}" for v in ps[k]) for k in acc]
+        lines.append(f"refined - raw: {100 * res['refined_minus_raw']:+.2f} +/- {100 * ps['refined_minus_raw_sd']:.2f} "
+                     f"points (paired by seed); refined wins {ps['refined_wins']} of {len(ps['seeds'])} seeds")
+    else:
+        lines.append(f"refined - raw: {100 * res['refined_minus_raw']:+.2f} points")
     lines.append("per digit (MNIST test):" + "".join(f"{d:>6}" for d in range(10)))
     lines += [f"  {k:<21}" + "".join("     -" if v is None else f"{100 * v:6.1f}" for v in accs)
               for k, accs in res["per_digit"].items()]

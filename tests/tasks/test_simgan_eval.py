@@ -79,7 +79,33 @@ def test_the_classifiers_see_the_same_images_but_refined(run):
     assert grid.shape == (40, 1, 2, 2) and torch.all(grid[:10] == 0) and torch.all(grid[10:20] == 1)
 
 
+def test_several_classifier_seeds_give_means_and_paired_differences(run, tmp_path, capsys):
+    capsys.readouterr()
+    args = ["simgan-eval", str(run), "--steps", "2", "--batch-size", "16", "--count", "30", "--test-count", "20"]
+    assert main([*args, "--seeds", "3,5", "--out", str(tmp_path / "two"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    ps = res["per_seed"]
+    assert ps["seeds"] == [3, 5] and len(ps["raw"]) == len(ps["refined"]) == 2
+    for k in ("raw", "refined"):
+        assert res["mnist_accuracy"][k] == pytest.approx(sum(ps[k]) / 2)
+    diffs = [b - a for a, b in zip(ps["raw"], ps["refined"])]
+    assert ps["refined_minus_raw"] == pytest.approx(diffs)
+    assert res["refined_minus_raw"] == pytest.approx(sum(diffs) / 2)
+    assert ps["refined_wins"] == sum(d > 0 for d in diffs)
+    assert ps["refined_minus_raw_sd"] == pytest.approx(abs(diffs[0] - diffs[1]) / 2 ** 0.5)
+    # each seed's classifier is the one a single-seed evaluation trains
+    assert main([*args, "--seed", "0", "--seeds", "5", "--out", str(tmp_path / "one"), "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert one["mnist_accuracy"]["raw"] == pytest.approx(ps["raw"][1])
+    assert one["mnist_accuracy"]["refined"] == pytest.approx(ps["refined"][1])
+    assert main([*args, "--seeds", "3,5", "--out", str(tmp_path / "text")]) == 0
+    text = capsys.readouterr().out
+    assert "over seeds [3, 5]" in text and "of 2 seeds" in text and "per seed" in text
+
+
 @pytest.mark.parametrize("extra,message", [
+    (["--seeds", "1,x"], "--seeds"),
+    (["--seeds", "1,1"], "seeds"),
     (["--steps", "0"], "steps"),
     (["--count", "5"], "count=5"),
     (["--test-count", "0"], "test_count"),
