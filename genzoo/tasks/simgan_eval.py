@@ -28,8 +28,8 @@ digit. Everything lands in ``out`` with ``results.json``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch

@@ -137,6 +137,33 @@ def test_self_regularisation_keeps_refined_near_synthetic():
     assert kept < 0.05 and free > 2 * kept  # only the adversarial loss: the refiner drifts away
 
 
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_reg_norm_picks_the_self_regularisation_and_its_pull_on_small_changes(norm):
+    """L1 pulls a small change back as hard as a big one; L2's pull fades with the change."""
+    model = build_model("simgan", SPEC, {**TINY, "reg_norm": norm, "reg_weight": 1.0})
+    batch = tiny_data().train.batch(torch.arange(4))
+    synth = batch["source"] * 2 - 1
+    with torch.no_grad():
+        for p in model.discriminator.parameters():
+            p.zero_()  # D's verdict is the same for any image: only the self-regularisation pulls
+    grads = []
+    for shift in (0.01, 0.1):
+        model.zero_grad()
+        with torch.no_grad():
+            model.refiner.net[-1].weight.zero_()
+            model.refiner.net[-1].bias.fill_(-shift)  # every pixel darkened by ``shift``
+        out = model.refiner_loss(batch)
+        change = model.refiner(synth) - synth
+        want = change.abs().mean() if norm == "l1" else change.square().mean()
+        assert torch.isclose(out["self_regularisation"], want)
+        out["loss"].backward()
+        grads.append(float(model.refiner.net[-1].bias.grad))
+    if norm == "l1":
+        assert grads[0] == pytest.approx(grads[1], rel=0.3)
+    else:
+        assert abs(grads[0]) < 0.2 * abs(grads[1])
+
+
 def test_ink_weight_charges_the_ink_the_refiner_removes():
     model = build_model("simgan", SPEC, {**TINY, "ink_weight": 3.0})
     batch = tiny_data().train.batch(torch.arange(16))
