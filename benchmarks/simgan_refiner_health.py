@@ -8,7 +8,9 @@ For each run given, on its first ``--count`` rendered training digits, prints:
 * the refiner's proposed change ``net(x)`` on the black background (its mean and
   minimum: far below 0 the change is clipped away, and without ``reg_unclipped`` nothing
   pulls it back, so the refiner cannot add ink there);
-* the ink the refined image adds and takes away, per pixel on the [-1, 1] scale.
+* the ink the refined image adds and takes away, per pixel on the [-1, 1] scale;
+* the mean stroke thickness in pixels (``genzoo.data.attributes.thickness``) of the
+  rendered and the refined digits (MNIST's: 2.44, ``benchmarks/glyph_render.py``).
 
     python benchmarks/simgan_refiner_health.py RUN [RUN ...] [--count 512]
 """
@@ -19,6 +21,7 @@ import argparse
 
 import torch
 
+from genzoo.data.attributes import thickness
 from genzoo.run import load_data, load_run
 
 
@@ -41,6 +44,8 @@ def health(run: str, count: int) -> None:
           f"min {float(change[background].min()):.3f}")
     print(f"  ink added {float((refined - x).clamp_min(0).mean()):.4f}, "
           f"taken away {float((x - refined).clamp_min(0).mean()):.4f} per pixel ([-1, 1] scale)")
+    print(f"  stroke thickness: rendered {float(thickness((x + 1) / 2).mean()):.2f}, "
+          f"refined {float(thickness((refined + 1) / 2).mean()):.2f} pixels")
 
 
 def main() -> None:
