@@ -28,6 +28,7 @@ digit. Everything lands in ``out`` with ``results.json``.
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,15 +98,12 @@ def grid_rows(raw: torch.Tensor, refined: torch.Tensor, y: torch.Tensor) -> torc
 def _mean(values: list[Any]) -> Any:
     """The mean of numbers, or elementwise of equal-length lists (None stays None)."""
     if isinstance(values[0], list):
-        return [None if v[0] is None else sum(v) / len(v) for v in zip(*values)]
-    return sum(values) / len(values)
+        return [None if v[0] is None else statistics.mean(v) for v in zip(*values)]
+    return statistics.mean(values)
 
 
 def _sd(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    m = sum(values) / len(values)
-    return (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def simgan_eval(loaded: Any, out: Path, *, steps: int = 600, batch_size: int = 64, count: int | None = None,

@@ -85,9 +85,9 @@ class SimGANConfig:
         reg_norm: the self-regularisation's norm: ``"l1"`` (the paper's: mean absolute change)
             or ``"l2"`` (mean squared change). L1 charges the first bit of a change as much as
             the last, so the refiner sits at the identity until the discriminator's pull per
-            pixel outgrows ``reg_weight`` and then jumps (measured: D's loss fell to 0.01 with
-            the refiner unchanged for 600 steps, then the change leapt within 100 steps, to a
-            different place with each seed); L2 lets small changes through at once and
+            pixel outgrows ``reg_weight`` and then jumps (measured: D's loss fell to 0.01 to
+            0.02 with the refiner unchanged for 500 to 600 steps, then the change leapt within
+            100 steps, to a different place with each seed); L2 lets small changes through and
             charges big ones (a stroke cut through) the most.
         loss: GAN loss (:data:`genzoo.models.adversarial.losses.LOSSES` but ``wasserstein_gp``).
         lr: learning rate of both players (Adam, betas 0.5, 0.999).
